@@ -1,0 +1,190 @@
+"""The call model: one immutable snapshot of a SIP call, parsed from participant attributes."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Attributes whose value is longer than this are cut: a header can be anything a carrier
+# sends, and one huge value must not be copied into every event and log line whole.
+MAX_ATTRIBUTE_CHARS = 4096
+TRUNCATED_SUFFIX = "…[truncated]"
+
+
+class CallStatus(enum.StrEnum):
+    """The five values LiveKit's SIP service writes on `sip.callStatus`."""
+
+    DIALING = "dialing"
+    RINGING = "ringing"
+    AUTOMATION = "automation"
+    ACTIVE = "active"
+    HANGUP = "hangup"
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Headers(Mapping[str, str]):
+    """SIP headers from `sip.h.*`: read-only, names compared without case, as SIP does."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        self._items = {k.lower(): v for k, v in (items or {}).items()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._items
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._items == {str(k).lower(): v for k, v in other.items()}
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderIds:
+    """Carrier-side identifiers, when the trunk is one LiveKit knows."""
+
+    twilio_account_sid: str | None = None
+    twilio_call_sid: str | None = None
+    telnyx_call_leg_id: str | None = None
+    telnyx_call_session_id: str | None = None
+    amazon_contact_id: str | None = None
+    amazon_initial_contact_id: str | None = None
+    amazon_source_account: str | None = None
+    amazon_source_arn: str | None = None
+    amazon_target_arn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What is known about one call at one moment. Absent values are normal (hidden numbers)."""
+
+    call_id: str
+    room: str
+    identity: str
+    participant_sid: str
+    first_seen: datetime
+    direction: Direction
+    status: CallStatus | None = None
+    raw_status: str | None = None
+    """The status as written; differs from `status` only when LiveKit sent an unknown value."""
+    sip_call_id: str | None = None
+    sip_call_tag: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    trunk_id: str | None = None
+    rule_id: str | None = None
+    trunk_number: str | None = None
+    hostname: str | None = None
+    providers: ProviderIds = field(default_factory=ProviderIds)
+    headers: Headers = field(default_factory=Headers)
+    custom: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Every attribute as received (after truncation), for handlers that need the rest."""
+
+    @property
+    def status_is_unknown(self) -> bool:
+        return self.raw_status is not None and self.status is None
+
+    @property
+    def twilio_call_sid(self) -> str | None:
+        return self.providers.twilio_call_sid
+
+
+_PROVIDER_KEYS = {
+    "sip.twilio.accountSid": "twilio_account_sid",
+    "sip.twilio.callSid": "twilio_call_sid",
+    "sip.telnyx.callLegID": "telnyx_call_leg_id",
+    "sip.telnyx.callSessionID": "telnyx_call_session_id",
+    "sip.amazon.contactId": "amazon_contact_id",
+    "sip.amazon.initialContactId": "amazon_initial_contact_id",
+    "sip.amazon.sourceAccount": "amazon_source_account",
+    "sip.amazon.sourceArn": "amazon_source_arn",
+    "sip.amazon.targetArn": "amazon_target_arn",
+}
+HEADER_PREFIX = "sip.h."
+
+
+def clean_attributes(attributes: Mapping[Any, Any]) -> dict[str, str]:
+    """Keep string pairs only and cut huge values: attributes are untrusted input."""
+    cleaned: dict[str, str] = {}
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            continue
+        if len(value) > MAX_ATTRIBUTE_CHARS:
+            value = value[:MAX_ATTRIBUTE_CHARS] + TRUNCATED_SUFFIX
+        cleaned[key] = value
+    return cleaned
+
+
+def parse_status(raw: str | None) -> CallStatus | None:
+    try:
+        return CallStatus(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def parse_call(
+    attributes: Mapping[str, str],
+    *,
+    room: str,
+    identity: str,
+    participant_sid: str,
+    first_seen: datetime,
+    call_id: str | None = None,
+) -> Call:
+    """Build the snapshot. Never raises on what LiveKit (or anyone) wrote in the attributes."""
+    attrs = clean_attributes(attributes)
+    get = attrs.get
+    # LiveKit's own agents tell outbound by the missing dispatch rule: do the same.
+    direction = Direction.INBOUND if get("sip.ruleID") else Direction.OUTBOUND
+    remote, local = get("sip.phoneNumber"), get("sip.trunkPhoneNumber")
+    from_number, to_number = (remote, local) if direction is Direction.INBOUND else (local, remote)
+    raw_status = get("sip.callStatus")
+    return Call(
+        # The call id is fixed at first sight so a late or missing `sip.callID` cannot
+        # split one call in two; the identity stands in when LiveKit wrote none.
+        call_id=call_id or get("sip.callID") or identity,
+        room=room,
+        identity=identity,
+        participant_sid=participant_sid,
+        first_seen=first_seen,
+        direction=direction,
+        status=parse_status(raw_status),
+        raw_status=raw_status,
+        sip_call_id=get("sip.callIDFull"),
+        sip_call_tag=get("sip.callTag"),
+        from_number=from_number,
+        to_number=to_number,
+        trunk_id=get("sip.trunkID"),
+        rule_id=get("sip.ruleID"),
+        trunk_number=local,
+        hostname=get("sip.hostname"),
+        providers=ProviderIds(**{name: get(key) for key, name in _PROVIDER_KEYS.items()}),
+        headers=Headers(
+            {k[len(HEADER_PREFIX) :]: v for k, v in attrs.items() if k.startswith(HEADER_PREFIX)}
+        ),
+        custom={k: v for k, v in attrs.items() if not k.startswith(("sip.", "lk."))},
+        attributes=attrs,
+    )

@@ -1,0 +1,73 @@
+"""`python -m agent start|dev`: livekit-agents' own commands, after our settings check."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+from livekit.agents import AgentServer
+from livekit.agents.cli import _legacy
+
+from .errors import ConfigError
+from .preflight import check_livekit
+from .server import create_server
+from .settings import LogFormat, load_settings, require_livekit
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="A LiveKit agent worker that turns SIP calls into typed call events.",
+)
+_PASS_THROUGH: dict[str, Any] = {
+    "allow_extra_args": True,
+    "ignore_unknown_options": True,
+}
+_handlers: list[Any] = []
+
+
+def fail(message: str) -> None:
+    """One line on stderr and exit status 2: what an operator reads in a crash loop."""
+    typer.echo(f"sip-agent: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _checked_server(dev: bool) -> AgentServer:
+    """Settings, handlers and rules, then LiveKit itself: the first problem, in one line."""
+    try:
+        settings = load_settings()
+        if settings.log_format is LogFormat.AUTO:
+            fmt = LogFormat.CONSOLE if dev else LogFormat.JSON
+            settings = settings.model_copy(update={"log_format": fmt})
+        require_livekit(settings)
+        server = create_server(settings, handlers=_handlers)
+        asyncio.run(check_livekit(settings))
+    except ConfigError as exc:
+        fail(str(exc))
+    return server
+
+
+def _run_livekit(command: str, args: Sequence[str], *, dev: bool) -> None:
+    server = _checked_server(dev)
+    # livekit-agents' own CLI: its options, logging, signals and drain, unchanged.
+    _legacy._build_cli(server)([command, *args], prog_name="python -m agent")
+
+
+@app.command(context_settings=_PASS_THROUGH)
+def start(ctx: typer.Context) -> None:
+    """Run the worker in production mode (JSON logs, drains calls on SIGTERM)."""
+    _run_livekit("start", ctx.args, dev=False)
+
+
+@app.command(context_settings=_PASS_THROUGH)
+def dev(ctx: typer.Context) -> None:
+    """Run the worker in development mode (readable logs)."""
+    _run_livekit("dev", ctx.args, dev=True)
+
+
+def main(argv: Sequence[str] | None = None, *, handlers: Sequence[Any] = ()) -> None:
+    """Entry for `python -m agent` and for your own script with handlers in code."""
+    _handlers[:] = list(handlers)
+    app(list(argv) if argv is not None else sys.argv[1:], prog_name="python -m agent")

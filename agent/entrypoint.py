@@ -1,0 +1,49 @@
+"""The job entrypoint: one job per room the worker is dispatched to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from livekit.agents import AutoSubscribe, JobContext
+
+from .handlers import Handler, HandlerFactory
+from .logs import make_logger
+from .pipeline import Pipeline
+from .room_calls import RoomCalls
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every job of this worker needs, validated once at start."""
+
+    settings: Settings
+    handler_factories: Sequence[HandlerFactory] = field(default_factory=tuple)
+
+    def build_handlers(self) -> list[Handler]:
+        return [factory(self.settings) for factory in self.handler_factories]
+
+
+async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
+    """Track every SIP call of the room; end the job when the last one's events are out."""
+    settings = config.settings
+    logger = make_logger(settings).bind(job_id=ctx.job.id)
+    pipeline = Pipeline(config.build_handlers(), timeout=settings.handler_timeout_s, logger=logger)
+    calls = RoomCalls(
+        ctx.room,
+        pipeline,
+        settings,
+        logger,
+        on_idle=lambda: ctx.shutdown("all calls ended"),
+    )
+    calls.attach()
+
+    async def close(reason: str) -> None:
+        await calls.aclose()
+        logger.debug("job ended", room=ctx.room.name, reason=reason)
+
+    ctx.add_shutdown_callback(close)
+    # An attributes-only worker: no audio or video is ever subscribed.
+    await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
+    calls.scan()

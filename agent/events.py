@@ -1,0 +1,132 @@
+"""Typed call events: what handlers receive, what logs and webhooks carry."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from .call import Call, CallStatus
+from .outcome import EndedBy, Outcome
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Event:
+    call: Call
+    """The call as of this event."""
+    seq: int
+    """Per-call sequence number, from 1: receivers order a call's events by it."""
+    at: datetime
+    """Wall-clock time (UTC) the worker saw what caused the event."""
+
+    @property
+    def call_id(self) -> str:
+        return self.call.call_id
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallStarted(_Event):
+    """First sight of a call, including one already in the room when the job started."""
+
+    type: Literal["call.started"] = "call.started"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallStatusChanged(_Event):
+    """`sip.callStatus` really changed. Unknown values come as `raw` with `status` None."""
+
+    previous: CallStatus | None
+    previous_raw: str | None
+    status: CallStatus | None
+    raw: str | None
+    type: Literal["call.status_changed"] = "call.status_changed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallAnswered(_Event):
+    """The first `active`: for outbound calls this is when the callee (or carrier) answered."""
+
+    ringing_s: float
+    type: Literal["call.answered"] = "call.answered"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallUpdated(_Event):
+    """Attributes other than the status changed, e.g. a Twilio CallSid arriving late."""
+
+    added: Mapping[str, str]
+    changed: Mapping[str, str]
+    removed: tuple[str, ...]
+    type: Literal["call.updated"] = "call.updated"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallDtmf(_Event):
+    """A DTMF digit sent by this call's participant."""
+
+    digit: str
+    code: int
+    type: Literal["call.dtmf"] = "call.dtmf"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallEnded(_Event):
+    """The end of the call: exactly once per call."""
+
+    outcome: Outcome
+    ended_by: EndedBy
+    disconnect_reason: str
+    """LiveKit's disconnect reason name, or JOB_ENDED when the job ended under the call."""
+    last_status: CallStatus | None
+    duration_s: float
+    ringing_s: float
+    talk_s: float
+    sip_status_code: int | None = None
+    type: Literal["call.ended"] = "call.ended"
+
+
+CallEvent = CallStarted | CallStatusChanged | CallAnswered | CallUpdated | CallDtmf | CallEnded
+EVENT_TYPES: tuple[str, ...] = (
+    "call.started",
+    "call.status_changed",
+    "call.answered",
+    "call.updated",
+    "call.dtmf",
+    "call.ended",
+)
+
+
+def _plain(value: object) -> Any:
+    """JSON-ready form of a field value."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def call_to_dict(call: Call) -> dict[str, Any]:
+    """The call as JSON-ready data, numbers whole: callers mask them where policy says so."""
+    data: dict[str, Any] = _plain(call)
+    del data["attributes"]
+    data["status_unknown"] = call.status_is_unknown
+    return data
+
+
+def event_to_dict(event: CallEvent) -> dict[str, Any]:
+    """The event as JSON-ready data: `type`, `seq`, `at`, `call` and the event's own fields."""
+    data: dict[str, Any] = {"type": event.type, "seq": event.seq, "at": event.at.isoformat()}
+    for f in dataclasses.fields(event):
+        if f.name not in ("type", "seq", "at", "call"):
+            data[f.name] = _plain(getattr(event, f.name))
+    data["call"] = call_to_dict(event.call)
+    return data

@@ -1,0 +1,96 @@
+"""The `log` handler: one structured line per call event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..events import (
+    CallAnswered,
+    CallDtmf,
+    CallEnded,
+    CallEvent,
+    CallStatusChanged,
+    CallUpdated,
+)
+from ..logs import make_logger
+from ..privacy import mask_number
+from ..settings import PhoneNumbers, Settings
+
+# Attribute values in `call.updated` lines are cut here: a log line is not a header dump.
+LOGGED_VALUE_CHARS = 200
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= LOGGED_VALUE_CHARS else value[:LOGGED_VALUE_CHARS] + "…"
+
+
+def event_fields(event: CallEvent, numbers: PhoneNumbers) -> dict[str, Any]:
+    """The fields of one log line; numbers follow the privacy setting."""
+    call = event.call
+    fields: dict[str, Any] = {
+        "call_id": call.call_id,
+        "seq": event.seq,
+        "room": call.room,
+        "direction": call.direction.value,
+        "status": call.raw_status,
+        "from": mask_number(call.from_number, numbers),
+        "to": mask_number(call.to_number, numbers),
+    }
+    if call.twilio_call_sid:
+        fields["twilio_call_sid"] = call.twilio_call_sid
+    if call.providers.telnyx_call_leg_id:
+        fields["telnyx_call_leg_id"] = call.providers.telnyx_call_leg_id
+    if call.trunk_id:
+        fields["trunk_id"] = call.trunk_id
+    match event:
+        case CallStatusChanged():
+            fields["previous_status"] = event.previous_raw
+            if event.status is None:
+                fields["status_unknown"] = True
+        case CallAnswered():
+            fields["ringing_s"] = round(event.ringing_s, 3)
+        case CallUpdated():
+            if event.added:
+                fields["added"] = {k: _short(v) for k, v in event.added.items()}
+            if event.changed:
+                fields["changed"] = {k: _short(v) for k, v in event.changed.items()}
+            if event.removed:
+                fields["removed"] = list(event.removed)
+        case CallDtmf():
+            fields["digit"] = event.digit
+        case CallEnded():
+            fields |= {
+                "outcome": event.outcome.value,
+                "ended_by": event.ended_by.value,
+                "disconnect_reason": event.disconnect_reason,
+                "duration_s": round(event.duration_s, 3),
+                "ringing_s": round(event.ringing_s, 3),
+                "talk_s": round(event.talk_s, 3),
+            }
+            if event.sip_status_code is not None:
+                fields["sip_status_code"] = event.sip_status_code
+    return fields
+
+
+class LogHandler:
+    """Logs every event: JSON lines under `start`, readable lines under `dev`."""
+
+    name = "log"
+
+    def __init__(self, settings: Settings, logger: Any | None = None) -> None:
+        self._numbers = settings.phone_numbers
+        self._log = logger if logger is not None else make_logger(settings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LogHandler:
+        return cls(settings)
+
+    async def handle(self, event: CallEvent) -> None:
+        fields = event_fields(event, self._numbers)
+        if event.type == "call.status_changed" and fields.get("status_unknown"):
+            self._log.warning(event.type, **fields)
+        else:
+            self._log.info(event.type, **fields)
+
+    async def aclose(self) -> None:
+        return None

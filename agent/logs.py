@@ -1,0 +1,41 @@
+"""Structured logging for the worker and the `log` handler, with structlog.
+
+A logger is built from the settings and passed where it is needed: no global
+configuration, so tests and several jobs in one process can each have their own.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import Processor
+
+from .settings import LogFormat, Settings
+
+
+def make_logger(settings: Settings, stream: TextIO | None = None) -> Any:
+    """A structlog logger writing one line per call to `stream` (stdout by default).
+
+    JSON lines for `start` and log pipelines; aligned, readable lines for `dev`.
+    """
+    console = settings.log_format is LogFormat.CONSOLE
+    renderer: Processor = (
+        structlog.dev.ConsoleRenderer(colors=False, pad_event_to=22)
+        if console
+        else structlog.processors.JSONRenderer(sort_keys=False)
+    )
+    processors: list[Processor] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        structlog.processors.format_exc_info,
+        renderer,
+    ]
+    return structlog.wrap_logger(
+        structlog.PrintLogger(stream or sys.stdout),
+        processors=processors,
+        wrapper_class=structlog.BoundLogger,
+        context_class=dict,
+        cache_logger_on_first_use=True,
+    ).bind(logger="sip-agent")

@@ -1,0 +1,328 @@
+"""All SIP calls of one room, for one job: room events in, call events out.
+
+Room callbacks are synchronous (livekit's EventEmitter refuses coroutines): each one folds
+the event into the call's state with the pure tracker and submits the resulting events to
+the pipeline. Timers cover what LiveKit may never send (the disconnect after `hangup`,
+the participant coming back after the agent's reconnect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from livekit import rtc
+
+from . import tracker
+from .call import CallStatus
+from .outcome import EndReason
+from .pipeline import Pipeline
+from .settings import Settings
+
+SIP_KIND = "PARTICIPANT_KIND_SIP"
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_sip(participant: rtc.Participant) -> bool:
+    # By enum name: the FFI numbering of kinds differs from the server's.
+    try:
+        return rtc.ParticipantKind.Name(participant.kind) == SIP_KIND
+    except ValueError:
+        return False
+
+
+def reason_name(reason: int | None) -> str:
+    if reason is None:
+        return EndReason.UNKNOWN_REASON.value
+    try:
+        return rtc.DisconnectReason.Name(reason)  # type: ignore[arg-type]
+    except ValueError:
+        return EndReason.UNKNOWN_REASON.value
+
+
+@dataclass(slots=True)
+class _Tracked:
+    state: tracker.CallState
+    timer: asyncio.TimerHandle | None = None
+    away_reason: str | None = None
+    """Set while the participant is gone during the agent's reconnect."""
+    sip_status_code: int | None = None
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+_current: contextvars.ContextVar[RoomCalls] = contextvars.ContextVar("sip_agent_room_calls")
+
+
+def current_room_calls() -> RoomCalls:
+    """The calls of the job this code runs in (handlers and actions run inside a job)."""
+    return _current.get()
+
+
+class RoomCalls:
+    def __init__(
+        self,
+        room: rtc.Room,
+        pipeline: Pipeline,
+        settings: Settings,
+        logger: Any,
+        *,
+        on_idle: Callable[[], None],
+        clock: Clock = utc_now,
+    ) -> None:
+        self.room = room
+        self.pipeline = pipeline
+        self.log = logger
+        self._settings = settings
+        self._on_idle = on_idle
+        self._clock = clock
+        self._calls: dict[str, _Tracked] = {}
+        """Calls by participant identity: the room's key for a participant."""
+        self._reconnecting = False
+        self._ever_had_call = False
+        self._idle_task: asyncio.Task[None] | None = None
+        self._no_call_timer: asyncio.TimerHandle | None = None
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Listen to the room. Call before connecting so no event is missed."""
+        _current.set(self)
+        room = self.room
+        room.on("participant_connected", self._on_participant_connected)
+        room.on("participant_attributes_changed", self._on_attributes_changed)
+        room.on("sip_dtmf_received", self._on_dtmf)
+        room.on("participant_disconnected", self._on_participant_disconnected)
+        room.on("disconnected", self._on_room_disconnected)
+        room.on("reconnecting", self._on_reconnecting)
+        room.on("reconnected", self._on_reconnected)
+
+    def scan(self) -> None:
+        """Start the calls already in the room when the job connected."""
+        for participant in list(self.room.remote_participants.values()):
+            self._ensure(participant)
+        if not self._ever_had_call:
+            self._no_call_timer = asyncio.get_running_loop().call_later(
+                self._settings.no_call_timeout_s, self._no_call_timeout
+            )
+
+    @property
+    def active(self) -> int:
+        return sum(1 for t in self._calls.values() if not t.state.ended)
+
+    def calls(self) -> list[tracker.CallState]:
+        return [t.state for t in self._calls.values()]
+
+    # -- the fold -------------------------------------------------------------------------
+
+    def _emit(self, tracked: _Tracked, step: tracker.Step) -> None:
+        tracked.state, events = step
+        if not events:
+            return
+        self.pipeline.submit(events)
+        if tracked.state.ended:
+            tracked.cancel_timer()
+            self._check_idle()
+        elif tracked.state.hangup_at is not None and tracked.timer is None:
+            # `hangup` is an early hint; the disconnect normally follows within moments.
+            tracked.timer = asyncio.get_running_loop().call_later(
+                self._settings.hangup_grace_s, self._hangup_grace_over, tracked
+            )
+
+    def _ensure(self, participant: rtc.RemoteParticipant) -> _Tracked | None:
+        """The tracked call of a SIP participant, started on first sight."""
+        if not is_sip(participant):
+            return None
+        tracked = self._calls.get(participant.identity)
+        if tracked is not None and not (
+            # The same identity can dial in again after its first call ended.
+            tracked.state.ended and tracked.state.call.participant_sid != participant.sid
+        ):
+            return tracked
+        tracked = self._returning(participant)
+        if tracked is not None:
+            return tracked
+        state, events = tracker.start(
+            participant.attributes,
+            room=self.room.name,
+            identity=participant.identity,
+            participant_sid=participant.sid,
+            now=self._clock(),
+        )
+        tracked = self._calls[participant.identity] = _Tracked(state=state)
+        self._ever_had_call = True
+        if self._no_call_timer is not None:
+            self._no_call_timer.cancel()
+            self._no_call_timer = None
+        if state.call.status_is_unknown:
+            self._warn_unknown_status(state)
+        self._emit(tracked, (state, events))
+        return tracked
+
+    def _returning(self, participant: rtc.RemoteParticipant) -> _Tracked | None:
+        """A participant announced again after the agent's reconnect: the same call."""
+        call_id = participant.attributes.get("sip.callID")
+        for identity, tracked in self._calls.items():
+            same = identity == participant.identity or (
+                call_id is not None and tracked.state.call.call_id == call_id
+            )
+            if same and tracked.away_reason is not None and not tracked.state.ended:
+                tracked.away_reason = None
+                tracked.cancel_timer()
+                del self._calls[identity]
+                self._calls[participant.identity] = tracked
+                self.log.info(
+                    "call.resumed", call_id=tracked.state.call.call_id, room=self.room.name
+                )
+                self._update(tracked, participant.attributes)
+                return tracked
+        return None
+
+    def _update(self, tracked: _Tracked, attributes: Mapping[str, str]) -> None:
+        before = tracked.state.call.raw_status
+        step = tracker.update(tracked.state, attributes, now=self._clock())
+        if step[0].call.raw_status != before and step[0].call.status_is_unknown:
+            self._warn_unknown_status(step[0])
+        self._emit(tracked, step)
+
+    def _warn_unknown_status(self, state: tracker.CallState) -> None:
+        self.log.warning(
+            "unknown call status",
+            call_id=state.call.call_id,
+            room=self.room.name,
+            raw_status=state.call.raw_status,
+            known=[s.value for s in CallStatus],
+        )
+
+    def end_call(self, identity: str, reason: str) -> None:
+        tracked = self._calls.get(identity)
+        if tracked is None:
+            return
+        tracked.away_reason = None
+        self._emit(
+            tracked,
+            tracker.end(
+                tracked.state,
+                reason=reason,
+                now=self._clock(),
+                sip_status_code=tracked.sip_status_code,
+            ),
+        )
+
+    def end_all(self, reason: str) -> None:
+        for identity in list(self._calls):
+            self.end_call(identity, reason)
+
+    # -- room callbacks (synchronous) -----------------------------------------------------
+
+    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        self._ensure(participant)
+
+    def _on_attributes_changed(
+        self, changed: Mapping[str, str], participant: rtc.Participant
+    ) -> None:
+        if not isinstance(participant, rtc.RemoteParticipant):
+            return
+        tracked = self._calls.get(participant.identity)
+        if tracked is None:
+            # An attribute change can be the first thing seen of a call already present.
+            self._ensure(participant)
+            return
+        self._update(tracked, participant.attributes)
+
+    def _on_dtmf(self, dtmf: rtc.SipDTMF) -> None:
+        participant = dtmf.participant
+        tracked = self._calls.get(participant.identity) if participant is not None else None
+        if tracked is None:
+            self.log.debug("dtmf from a participant that is not a tracked call")
+            return
+        self._emit(
+            tracked,
+            tracker.dtmf(tracked.state, digit=dtmf.digit, code=dtmf.code, now=self._clock()),
+        )
+
+    def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        tracked = self._calls.get(participant.identity)
+        if tracked is None or tracked.state.ended:
+            return
+        reason = reason_name(participant.disconnect_reason)
+        if self._reconnecting and reason == EndReason.UNKNOWN_REASON:
+            # The SDK reports everyone gone while it restarts the connection; they are
+            # announced again once it is back. Wait for that before ending the call.
+            tracked.away_reason = reason
+            tracked.cancel_timer()
+            tracked.timer = asyncio.get_running_loop().call_later(
+                self._settings.reconnect_grace_s, self._away_too_long, participant.identity
+            )
+            return
+        self.end_call(participant.identity, reason)
+
+    def _on_room_disconnected(self, reason: int) -> None:
+        name = reason_name(reason)
+        # On the agent's own room, CLIENT_INITIATED means the agent left: the job ended.
+        if name == EndReason.CLIENT_INITIATED:
+            name = EndReason.JOB_ENDED
+        self.end_all(name)
+
+    def _on_reconnecting(self) -> None:
+        self._reconnecting = True
+        self.log.warning("livekit connection lost, reconnecting", room=self.room.name)
+
+    def _on_reconnected(self) -> None:
+        self._reconnecting = False
+        self.log.info("livekit connection restored", room=self.room.name)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def _hangup_grace_over(self, tracked: _Tracked) -> None:
+        tracked.timer = None
+        if not tracked.state.ended:
+            self._emit(tracked, tracker.end_after_hangup(tracked.state, now=self._clock()))
+            self._check_idle()
+
+    def _away_too_long(self, identity: str) -> None:
+        tracked = self._calls.get(identity)
+        if tracked is None or tracked.away_reason is None:
+            return
+        tracked.timer = None
+        self.end_call(identity, tracked.away_reason)
+
+    def _no_call_timeout(self) -> None:
+        self._no_call_timer = None
+        if not self._ever_had_call:
+            self.log.warning(
+                "no SIP participant joined; ending the job",
+                room=self.room.name,
+                waited_s=self._settings.no_call_timeout_s,
+            )
+            self._on_idle()
+
+    # -- the end of the job ---------------------------------------------------------------
+
+    def _check_idle(self) -> None:
+        if self.active == 0 and self._idle_task is None:
+            self._idle_task = asyncio.get_running_loop().create_task(self._end_when_delivered())
+
+    async def _end_when_delivered(self) -> None:
+        await self.pipeline.drain()
+        self._idle_task = None
+        if self.active == 0:
+            self._on_idle()
+
+    async def aclose(self) -> None:
+        """End what is still up (the job ends under it) and deliver everything."""
+        if self._no_call_timer is not None:
+            self._no_call_timer.cancel()
+        self.end_all(EndReason.JOB_ENDED)
+        await self.pipeline.aclose()

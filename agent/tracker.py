@@ -1,0 +1,168 @@
+"""The call state machine: pure functions from (state, what happened) to (state, events).
+
+No I/O and no clock of its own: the caller passes `now`, so every order of LiveKit's
+events can be replayed and checked exhaustively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from .call import Call, CallStatus, clean_attributes, parse_call
+from .events import (
+    CallAnswered,
+    CallDtmf,
+    CallEnded,
+    CallEvent,
+    CallStarted,
+    CallStatusChanged,
+    CallUpdated,
+)
+from .outcome import EndReason, classify
+
+STATUS_KEY = "sip.callStatus"
+
+
+@dataclass(frozen=True, slots=True)
+class CallState:
+    call: Call
+    seq: int = 0
+    answered_at: datetime | None = None
+    hangup_at: datetime | None = None
+    ended: bool = False
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_at is not None
+
+
+Step = tuple[CallState, list[CallEvent]]
+
+
+def _next(state: CallState, call: Call) -> tuple[CallState, int]:
+    seq = state.seq + 1
+    return replace(state, call=call, seq=seq), seq
+
+
+def start(
+    attributes: Mapping[str, str],
+    *,
+    room: str,
+    identity: str,
+    participant_sid: str,
+    now: datetime,
+) -> Step:
+    """First sight of a SIP participant: `call.started`, then what its status already says."""
+    call = parse_call(
+        attributes, room=room, identity=identity, participant_sid=participant_sid, first_seen=now
+    )
+    state = CallState(call=call, seq=1)
+    events: list[CallEvent] = [CallStarted(call=call, seq=1, at=now)]
+    return _status_effects(state, events, now)
+
+
+def _status_effects(state: CallState, events: list[CallEvent], now: datetime) -> Step:
+    """`call.answered` on the first `active`; remember when `hangup` was first written."""
+    status = state.call.status
+    if status is CallStatus.ACTIVE and not state.answered:
+        state, seq = _next(state, state.call)
+        state = replace(state, answered_at=now)
+        ringing = (now - state.call.first_seen).total_seconds()
+        events.append(CallAnswered(call=state.call, seq=seq, at=now, ringing_s=ringing))
+    if status is CallStatus.HANGUP and state.hangup_at is None:
+        state = replace(state, hangup_at=now)
+    return state, events
+
+
+def update(state: CallState, attributes: Mapping[str, str], *, now: datetime) -> Step:
+    """The participant's full attribute set after a change (LiveKit sends the whole set)."""
+    if state.ended:
+        return state, []
+    old_attrs = state.call.attributes
+    new_attrs = clean_attributes(attributes)
+    if new_attrs == old_attrs:
+        return state, []
+    old = state.call
+    new = parse_call(
+        new_attrs,
+        room=old.room,
+        identity=old.identity,
+        participant_sid=old.participant_sid,
+        first_seen=old.first_seen,
+        call_id=old.call_id,
+    )
+    events: list[CallEvent] = []
+    added = {k: v for k, v in new_attrs.items() if k not in old_attrs and k != STATUS_KEY}
+    changed = {
+        k: v
+        for k, v in new_attrs.items()
+        if k in old_attrs and old_attrs[k] != v and k != STATUS_KEY
+    }
+    removed = tuple(k for k in old_attrs if k not in new_attrs and k != STATUS_KEY)
+    if new.raw_status != old.raw_status and new.raw_status is not None:
+        state, seq = _next(state, new)
+        events.append(
+            CallStatusChanged(
+                call=new,
+                seq=seq,
+                at=now,
+                previous=old.status,
+                previous_raw=old.raw_status,
+                status=new.status,
+                raw=new.raw_status,
+            )
+        )
+        state, events = _status_effects(state, events, now)
+    if added or changed or removed:
+        state, seq = _next(state, new)
+        events.append(
+            CallUpdated(call=new, seq=seq, at=now, added=added, changed=changed, removed=removed)
+        )
+    return replace(state, call=new), events
+
+
+def dtmf(state: CallState, *, digit: str, code: int, now: datetime) -> Step:
+    if state.ended:
+        return state, []
+    state, seq = _next(state, state.call)
+    return state, [CallDtmf(call=state.call, seq=seq, at=now, digit=digit, code=code)]
+
+
+def end(
+    state: CallState,
+    *,
+    reason: str,
+    now: datetime,
+    sip_status_code: int | None = None,
+) -> Step:
+    """The call is over, for `reason` (a disconnect reason name or JOB_ENDED). Idempotent."""
+    if state.ended:
+        return state, []
+    call = state.call
+    # A `hangup` written before the disconnect marks the real end of the conversation.
+    ended_at = state.hangup_at or now
+    outcome, ended_by = classify(answered=state.answered, direction=call.direction, reason=reason)
+    answered_at = state.answered_at
+    state, seq = _next(state, call)
+    state = replace(state, ended=True)
+    event = CallEnded(
+        call=call,
+        seq=seq,
+        at=now,
+        outcome=outcome,
+        ended_by=ended_by,
+        disconnect_reason=reason,
+        last_status=call.status,
+        duration_s=max(0.0, (ended_at - call.first_seen).total_seconds()),
+        ringing_s=max(0.0, ((answered_at or ended_at) - call.first_seen).total_seconds()),
+        talk_s=max(0.0, (ended_at - answered_at).total_seconds()) if answered_at else 0.0,
+        sip_status_code=sip_status_code,
+    )
+    return state, [event]
+
+
+def end_after_hangup(state: CallState, *, now: datetime) -> Step:
+    """`hangup` was written and no disconnect followed in time: the remote party hung up."""
+    return end(state, reason=EndReason.CLIENT_INITIATED, now=now)
