@@ -126,5 +126,5 @@ def test_mistakes_name_file_rule_and_problem(tmp_path: Path, text: str, problem:
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="rules file .*nope.toml: cannot read it"):
+    with pytest.raises(ConfigError, match=r"rules file .*nope\.toml: cannot read it"):
         load_rules(tmp_path / "nope.toml")
