@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # `SIP_AGENT_RULES=` in .env means "not set", as it would for a shell.
+        env_ignore_empty=True,
         frozen=True,
     )
 
