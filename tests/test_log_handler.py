@@ -1,0 +1,90 @@
+"""The `log` handler: one JSON line per event with the fields operators grep for."""
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agent import tracker
+from agent.errors import ConfigError
+from agent.handlers import LogHandler, resolve
+from agent.logs import make_logger
+from agent.settings import load_settings
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+TWILIO = {
+    "sip.callID": "SCL_1",
+    "sip.ruleID": "SDR_1",
+    "sip.trunkID": "ST_1",
+    "sip.callStatus": "ringing",
+    "sip.phoneNumber": "+15551230001",
+    "sip.trunkPhoneNumber": "+15559870002",
+    "sip.twilio.callSid": "CA42",
+}
+
+
+async def log_lines(phone_numbers: str = "masked") -> list[dict]:
+    settings = load_settings(log_format="json", phone_numbers=phone_numbers)
+    stream = io.StringIO()
+    handler = LogHandler(settings, make_logger(settings, stream))
+    state, events = tracker.start(
+        TWILIO, room="call-r", identity="sip_1", participant_sid="PA", now=T0
+    )
+    state, more = tracker.update(
+        state, TWILIO | {"sip.callStatus": "active"}, now=T0 + timedelta(seconds=3)
+    )
+    events += more
+    state, more = tracker.end(state, reason="CLIENT_INITIATED", now=T0 + timedelta(seconds=63))
+    for event in events + more:
+        await handler.handle(event)
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+async def test_one_json_line_per_event_with_call_context() -> None:
+    lines = await log_lines()
+    assert [line["event"] for line in lines] == [
+        "call.started",
+        "call.status_changed",
+        "call.answered",
+        "call.ended",
+    ]
+    for line in lines:
+        assert line["call_id"] == "SCL_1" and line["twilio_call_sid"] == "CA42"
+        assert line["room"] == "call-r" and line["direction"] == "inbound"
+    ended = lines[-1]
+    assert ended["status"] == "active"
+    assert ended["outcome"] == "completed" and ended["ended_by"] == "caller"
+    assert ended["disconnect_reason"] == "CLIENT_INITIATED" and ended["duration_s"] == 63
+
+
+async def test_numbers_masked_by_default() -> None:
+    line = (await log_lines())[0]
+    assert line["from"] == "********0001" and line["to"] == "********0002"
+    assert "+15551230001" not in json.dumps(line)
+
+
+async def test_numbers_whole_when_configured() -> None:
+    line = (await log_lines("full"))[0]
+    assert line["from"] == "+15551230001"
+
+
+def test_unknown_handler_name_fails_with_choices() -> None:
+    with pytest.raises(ConfigError, match="unknown handler 'mail'.*use one of log, router"):
+        resolve(["mail"])
+
+
+def test_bad_import_path_is_named() -> None:
+    with pytest.raises(ConfigError, match="handler 'examples.handlers:nope'.*no attribute 'nope'"):
+        resolve(["examples.handlers:nope"])
+
+
+def test_import_path_to_async_function_is_a_handler() -> None:
+    (factory,) = resolve(["examples.handlers:on_call_ended"])
+    handler = factory(load_settings())
+    assert handler.name == "on_call_ended"
+
+
+def test_import_path_to_non_handler_is_refused() -> None:
+    with pytest.raises(ConfigError, match="expected an `async def f\\(event\\)`"):
+        resolve(["agent.call:MAX_ATTRIBUTE_CHARS"])

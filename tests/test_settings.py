@@ -1,0 +1,67 @@
+"""Settings: read once from the environment and .env, one clear line when wrong."""
+
+from pathlib import Path
+
+import pytest
+
+from agent.errors import ConfigError
+from agent.settings import PhoneNumbers, load_settings, require_livekit
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert settings.name == "sip-agent"
+    assert settings.handlers == ("log",)
+    assert settings.phone_numbers is PhoneNumbers.MASKED
+
+
+def test_prefixed_variables_and_comma_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIP_AGENT_NAME", "phones")
+    monkeypatch.setenv("SIP_AGENT_HANDLERS", "log, router ,examples.handlers:on_call_ended")
+    settings = load_settings()
+    assert settings.name == "phones"
+    assert settings.handlers == ("log", "router", "examples.handlers:on_call_ended")
+
+
+def test_dotenv_file_is_read_and_empty_values_mean_unset(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "LIVEKIT_URL=wss://x.livekit.cloud\nSIP_AGENT_RULES=\nSIP_AGENT_METRICS_PORT=\n"
+    )
+    settings = load_settings()
+    assert settings.livekit_url == "wss://x.livekit.cloud"
+    assert settings.rules is None and settings.metrics_port is None
+
+
+def test_malformed_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIP_AGENT_HANDLER_TIMEOUT_S", "soon")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith("invalid setting SIP_AGENT_HANDLER_TIMEOUT_S:")
+    assert "'soon'" in message and "\n" not in message
+
+
+def test_bad_enum_lists_allowed_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIP_AGENT_PHONE_NUMBERS", "hidden")
+    with pytest.raises(ConfigError, match="SIP_AGENT_PHONE_NUMBERS.*'masked' or 'full'"):
+        load_settings()
+
+
+def test_missing_livekit_credentials_are_named() -> None:
+    with pytest.raises(ConfigError, match="missing setting LIVEKIT_URL"):
+        require_livekit(load_settings())
+
+
+def test_secret_never_in_messages_or_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "s3cr3t-value")
+    monkeypatch.setenv("SIP_AGENT_WEBHOOK_SECRET", "whsec_c2VjcmV0")
+    settings = load_settings()
+    assert "s3cr3t-value" not in repr(settings) and "whsec_c2VjcmV0" not in repr(settings)
+    assert "s3cr3t-value" not in str(settings.model_dump())
