@@ -1,0 +1,96 @@
+"""`python -m agent start` fails fast, in one line, when it cannot work."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.testing.agent_endpoint import AgentEndpoint
+
+SECRET = "test-secret-0123456789abcdef0123456789"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def run_start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the real command in a clean environment and working directory (no .env)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "SIP_AGENT_"))}
+    base["PYTHONPATH"] = str(ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agent",
+        "start",
+        cwd=tmp_path,
+        env=base | env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return subprocess.CompletedProcess([], proc.returncode or 0, out.decode(), err.decode())
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sip-agent: ")
+    return lines[0]
+
+
+LIVEKIT = {"LIVEKIT_API_KEY": "devkey", "LIVEKIT_API_SECRET": SECRET}
+
+
+async def test_missing_credentials(tmp_path: Path) -> None:
+    line = one_line(await run_start(tmp_path, LIVEKIT_URL="ws://127.0.0.1:9"))
+    assert (
+        line == "sip-agent: missing setting LIVEKIT_API_KEY: set it in the environment or in .env"
+    )
+
+
+async def test_unreachable_livekit(tmp_path: Path) -> None:
+    line = one_line(await run_start(tmp_path, LIVEKIT_URL="ws://127.0.0.1:9", **LIVEKIT))
+    assert line.startswith("sip-agent: cannot reach LiveKit at ws://127.0.0.1:9:")
+
+
+async def test_wrong_secret_is_refused_without_printing_it(tmp_path: Path) -> None:
+    async with AgentEndpoint(api_key="devkey", api_secret=SECRET) as endpoint:
+        wrong = "wrong-secret-0123456789abcdef01234567"
+        result = await run_start(
+            tmp_path, LIVEKIT_URL=endpoint.url, LIVEKIT_API_KEY="devkey", LIVEKIT_API_SECRET=wrong
+        )
+    line = one_line(result)
+    assert "refused LIVEKIT_API_KEY/LIVEKIT_API_SECRET (HTTP 401)" in line
+    assert wrong not in result.stderr + result.stdout
+
+
+async def test_bad_rules_file_is_named(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\non = "call.started"\ndo = "teleport"\n')
+    line = one_line(
+        await run_start(
+            tmp_path,
+            LIVEKIT_URL="ws://127.0.0.1:9",
+            SIP_AGENT_HANDLERS="router",
+            SIP_AGENT_RULES=str(rules),
+            **LIVEKIT,
+        )
+    )
+    assert f"rules file {rules}: rule 1 (on 'call.started'): unknown action 'teleport'" in line
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SIP_AGENT_HANDLERS": "log,nowhere.mod:handler"}, "handler 'nowhere.mod:handler'"),
+        ({"SIP_AGENT_MAX_CALLS": "many"}, "invalid setting SIP_AGENT_MAX_CALLS"),
+        ({"LIVEKIT_URL": "livekit.example.com"}, "invalid setting LIVEKIT_URL"),
+    ],
+)
+async def test_broken_config_is_one_line(tmp_path: Path, env: dict, expected: str) -> None:
+    line = one_line(
+        await run_start(tmp_path, **({"LIVEKIT_URL": "ws://127.0.0.1:9"} | LIVEKIT | env))
+    )
+    assert expected in line
