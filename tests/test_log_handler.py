@@ -70,12 +70,12 @@ async def test_numbers_whole_when_configured() -> None:
 
 
 def test_unknown_handler_name_fails_with_choices() -> None:
-    with pytest.raises(ConfigError, match="unknown handler 'mail'.*use one of log, router"):
+    with pytest.raises(ConfigError, match=r"unknown handler 'mail'.*use one of log, router"):
         resolve(["mail"])
 
 
 def test_bad_import_path_is_named() -> None:
-    with pytest.raises(ConfigError, match="handler 'examples.handlers:nope'.*no attribute 'nope'"):
+    with pytest.raises(ConfigError, match=r"handler 'examples.handlers:nope'.*no attribute 'nope'"):
         resolve(["examples.handlers:nope"])
 
 

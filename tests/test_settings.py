@@ -50,7 +50,7 @@ def test_malformed_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -
 
 def test_bad_enum_lists_allowed_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIP_AGENT_PHONE_NUMBERS", "hidden")
-    with pytest.raises(ConfigError, match="SIP_AGENT_PHONE_NUMBERS.*'masked' or 'full'"):
+    with pytest.raises(ConfigError, match=r"SIP_AGENT_PHONE_NUMBERS.*'masked' or 'full'"):
         load_settings()
 
 
