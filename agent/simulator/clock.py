@@ -1,0 +1,41 @@
+"""Scenario time: the worker's calls read it, so durations are the script's, not the CPU's."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..room_calls import Clock, RoomCalls, utc_now
+
+
+class ScenarioClock:
+    """Starts at the real time the play starts and moves only on `wait` steps, so a
+    `wait = 30` between `active` and the hang-up gives `talk_s = 30.0` at any speed."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._start = start or utc_now()
+        self.elapsed = 0.0
+
+    def __call__(self) -> datetime:
+        return self._start + timedelta(seconds=self.elapsed)
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += seconds
+
+
+@contextlib.contextmanager
+def worker_clock(clock: Clock) -> Iterator[None]:
+    """Make every RoomCalls built meanwhile read `clock`.
+
+    The entrypoint builds RoomCalls with its default clock and takes no clock itself;
+    swapping that keyword default is the narrowest change that keeps the real entrypoint.
+    """
+    defaults: dict[str, Any] = vars(RoomCalls)["__init__"].__kwdefaults__
+    saved = defaults["clock"]
+    defaults["clock"] = clock
+    try:
+        yield
+    finally:
+        defaults["clock"] = saved

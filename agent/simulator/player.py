@@ -1,0 +1,146 @@
+"""The player: drives FakeRooms step by step while the real entrypoint runs a job per room.
+
+A room's job is dispatched when the room's first call joins (LiveKit dispatches the agent
+when a SIP call creates the room), so the worker finds that call already in the room and
+later ones arrive as events. Handler output (the `log` handler's lines) appears as the
+events are delivered; the player adds the scenario's notes and a summary line per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..entrypoint import WorkerConfig, entrypoint
+from ..handlers import as_factory
+from ..testing.job import JobRun, run_job
+from ..testing.livekit_room import FakeLiveKit, FakeRoom
+from .clock import ScenarioClock, worker_clock
+from .model import DeleteRoom, Dtmf, Join, Leave, Reconnect, Scenario, SetAttributes, Step, Wait
+from .results import PlayResult, Recorder, collect, summary_line
+
+DEFAULT_SPEED = 10.0
+"""Scenario seconds per real second; 0 plays without waiting at all."""
+CONNECT_TIMEOUT_S = 10.0
+DELIVERY_YIELDS = 5
+"""Loop turns after a step for the pipeline to hand its events to the handlers, so the
+output keeps the script's order; delivery itself never depends on it."""
+
+Output = Callable[[str], None]
+
+
+class _Stage:
+    """The fake server's rooms and the jobs the worker runs in them."""
+
+    def __init__(
+        self, scenario: Scenario, config: WorkerConfig, clock: ScenarioClock, speed: float
+    ) -> None:
+        self.scenario = scenario
+        self.livekit = FakeLiveKit()
+        self.jobs: dict[str, JobRun] = {}
+        self._entrypoint = functools.partial(entrypoint, config=config)
+        self._settings = config.settings
+        self._clock = clock
+        self._speed = speed
+
+    def _room(self, call: str) -> tuple[FakeRoom, str]:
+        spec = self.scenario.calls[call]
+        return self.livekit.room(spec.room), spec.identity
+
+    async def run(self, step: Step) -> None:
+        match step:
+            case Join(call=name):
+                spec = self.scenario.calls[name]
+                await self._end_idle_job(spec.room)
+                room = self.livekit.room(spec.room)
+                room.join(spec.identity, kind=spec.kind, attributes=spec.attributes)
+                if spec.room not in self.jobs:
+                    await self._dispatch(spec.room)
+            case SetAttributes(call=name, attributes=attributes):
+                room, identity = self._room(name)
+                room.set_attributes(identity, attributes)
+            case Dtmf(call=name, digits=digits):
+                room, identity = self._room(name)
+                for digit in digits:
+                    room.dtmf(identity, digit)
+            case Wait(seconds=seconds):
+                if self._speed > 0:
+                    await asyncio.sleep(seconds / self._speed)
+                self._clock.advance(seconds)
+            case Leave(call=name, reason=reason):
+                room, identity = self._room(name)
+                room.leave(identity, reason)
+            case DeleteRoom(room=name):
+                self.livekit.room(name).delete()
+            case Reconnect(room=name):
+                self.livekit.room(name).restart_connection()
+        await self._settle()
+
+    async def _dispatch(self, room: str) -> None:
+        run = await run_job(
+            self.livekit, self._entrypoint, room=room, agent_name=self._settings.name
+        )
+        self.jobs[room] = run
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            while not run.ctx.room.isconnected() and not run.done:
+                await asyncio.sleep(0.005)
+
+    async def _end_idle_job(self, room: str) -> None:
+        """A job whose calls all ended is on its way out: let it go before a new call."""
+        run = self.jobs.get(room)
+        if run is not None and not self.livekit.room(room).participants():
+            await self._end(room, run)
+
+    async def _end(self, room: str, run: JobRun) -> None:
+        timeout = self._settings.hangup_grace_s + self._settings.handler_timeout_s + 1
+        try:
+            await run.wait(timeout)
+        except TimeoutError:
+            run.shutdown("scenario over")
+            await run.wait(timeout)
+        del self.jobs[room]
+
+    async def _settle(self) -> None:
+        for room in self.jobs:
+            await self.livekit.room(room).settle()
+        for _ in range(DELIVERY_YIELDS):
+            await asyncio.sleep(0)
+
+    async def finish(self) -> None:
+        """Calls still up when the script ends end with their job (JOB_ENDED)."""
+        for room, run in list(self.jobs.items()):
+            if self.livekit.room(room).participants():
+                run.shutdown("scenario over")
+            await self._end(room, run)
+
+
+async def play(
+    scenario: Scenario,
+    config: WorkerConfig,
+    *,
+    speed: float = DEFAULT_SPEED,
+    out: Output = print,
+) -> PlayResult:
+    """Play the scenario through the real entrypoint with `config`'s handlers; check it."""
+    recorder = Recorder()
+    config = replace(
+        config,
+        handler_factories=(*config.handler_factories, as_factory(recorder, "simulator")),
+    )
+    clock = ScenarioClock()
+    stage = _Stage(scenario, config, clock, speed)
+    with stage.livekit, worker_clock(clock):
+        try:
+            for step in scenario.steps:
+                if step.note:
+                    out(f"-- {step.note}")
+                await stage.run(step)
+        finally:
+            await stage.finish()
+    result = collect(scenario, recorder.events)
+    for call in result.calls.values():
+        if call.events:
+            out(summary_line(call))
+    return result
