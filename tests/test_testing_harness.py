@@ -202,6 +202,24 @@ async def test_local_attributes_are_echoed_to_the_room(livekit: FakeLiveKit) -> 
     await room.disconnect()
 
 
+async def test_unsupported_request_names_itself(livekit: FakeLiveKit) -> None:
+    """A room request the fake does not answer fails loudly, naming the FFI request."""
+    room = await connect(livekit, "call")
+    with pytest.raises(RuntimeError, match="get_session_stats"):
+        await room.get_rtc_stats()
+    await room.disconnect()
+
+
+async def test_uninstall_closes_rooms_left_connected() -> None:
+    """Rooms still connected at uninstall are closed as by a server shutdown."""
+    with FakeLiveKit() as fake:
+        room = await connect(fake, "call")
+        closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        room.on("disconnected", closed.set_result)
+    assert await asyncio.wait_for(closed, 5) == rtc.DisconnectReason.SERVER_SHUTDOWN
+    assert not room.isconnected()
+
+
 def test_install_is_exclusive_and_repeatable() -> None:
     """Only one fake is installed at a time; install/uninstall can be repeated."""
     for _ in range(2):

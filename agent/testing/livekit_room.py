@@ -8,8 +8,8 @@ through the SDK's genuine C callback, so they travel FFI queue -> the room's lis
 Private SDK names used (checked against livekit 1.1.21): ``FfiClient.instance``,
 ``FfiClient.request`` (shadowed on the instance), ``FfiClient._ffi_lib`` (its
 ``livekit_ffi_drop_handle``), ``_ffi_client.ffi_event_callback``, ``_ffi_client._live_handles``,
-``FfiHandle.mark_consumed``, ``Room._ffi_handle``, ``Room._task``, ``Room._room_queue``,
-``Room._local_participant``.
+``FfiHandle.mark_consumed``, ``Room._task``, ``Room._room_queue``, ``Room._loop`` and
+``Room._ffi_queue``.
 """
 
 from __future__ import annotations
@@ -504,6 +504,12 @@ class FakeLiveKit:
         if ffi is None:
             return
         for fake_room in self._rooms.values():
+            for conn in fake_room._live():
+                room = conn.room() if conn.room is not None else None
+                if room is not None and room._loop.is_closed():
+                    # nobody can process its events any more: stop feeding its queue
+                    conn.live = False
+                    ffi.queue.unsubscribe(room._ffi_queue)
             fake_room._end_connections(proto_participant.SERVER_SHUTDOWN)
         # handles still alive must never reach the native drop once it is restored
         for handle in list(_ffi_client._live_handles):
