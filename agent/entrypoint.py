@@ -9,6 +9,7 @@ from livekit.agents import AutoSubscribe, JobContext
 
 from .handlers import Handler, HandlerFactory
 from .logs import make_logger
+from .metrics import pipeline_observer
 from .pipeline import Pipeline
 from .room_calls import RoomCalls
 from .settings import Settings
@@ -29,7 +30,12 @@ async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
     """Track every SIP call of the room; end the job when the last one's events are out."""
     settings = config.settings
     logger = make_logger(settings).bind(job_id=ctx.job.id)
-    pipeline = Pipeline(config.build_handlers(), timeout=settings.handler_timeout_s, logger=logger)
+    pipeline = Pipeline(
+        config.build_handlers(),
+        timeout=settings.handler_timeout_s,
+        logger=logger,
+        observer=pipeline_observer(settings),
+    )
     calls = RoomCalls(
         ctx.room,
         pipeline,

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .events import CallEvent
 from .handlers.base import Handler
 
 # Backlog of one call at which an operator hears about a slow handler (events are kept).
 BACKLOG_WARNING = 1000
+
+
+class Observer(Protocol):
+    """Told how each handler call went (metrics); called on the hot path, so keep it cheap."""
+
+    def handled(self, handler: str, event_type: str, seconds: float, failed: bool) -> None: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -34,10 +41,18 @@ class _CallQueue:
 
 
 class Pipeline:
-    def __init__(self, handlers: Sequence[Handler], *, timeout: float, logger: Any) -> None:
+    def __init__(
+        self,
+        handlers: Sequence[Handler],
+        *,
+        timeout: float,
+        logger: Any,
+        observer: Observer | None = None,
+    ) -> None:
         self.handlers = tuple(handlers)
         self._timeout = timeout
         self._log = logger
+        self._observer = observer
         self._queues: dict[str, _CallQueue] = {}
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
@@ -93,14 +108,18 @@ class Pipeline:
         task = asyncio.current_task()
         assert task is not None
         events = queue.events
+        observer = self._observer
         ended = False
         while events:
             event = events.popleft()
             for handler in self.handlers:
                 queue.running = handler
                 queue.deadline = loop.time() + self._timeout
+                failed = True
+                started = time.perf_counter() if observer is not None else 0.0
                 try:
                     await handler.handle(event)
+                    failed = False
                 except asyncio.CancelledError:
                     if not queue.timed_out:
                         raise
@@ -115,6 +134,10 @@ class Pipeline:
                         error=repr(exc),
                         exc_info=exc,
                     )
+                if observer is not None:
+                    # A timeout counts as a failure: the handler did not do its work.
+                    elapsed = time.perf_counter() - started
+                    observer.handled(handler.name, event.type, elapsed, failed or queue.timed_out)
                 if queue.timed_out:
                     # The watchdog's cancel landed in this handler (or it swallowed it).
                     queue.timed_out = False

@@ -9,6 +9,7 @@ from typing import Any
 from livekit.agents import AgentServer, JobExecutorType
 
 from . import handlers as handler_registry
+from . import metrics
 from .entrypoint import WorkerConfig, entrypoint
 from .settings import Executor, Settings, load_settings
 
@@ -18,7 +19,7 @@ SHUTDOWN_MARGIN_S = 5.0
 
 def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerConfig:
     """Resolve configured handler names and in-code handlers once; fails on a bad one."""
-    factories = handler_registry.resolve(settings.handlers)
+    factories = handler_registry.resolve(metrics.handler_names(settings))
     factories += [handler_registry.as_factory(h, repr(h)) for h in handlers]
     config = WorkerConfig(settings=settings, handler_factories=tuple(factories))
     # Build them once now so a broken handler or rules file fails start-up, not a call.

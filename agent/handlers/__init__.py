@@ -8,6 +8,7 @@ from typing import Any
 
 from ..actions import import_object
 from ..errors import ConfigError
+from ..metrics import MetricsHandler
 from ..settings import Settings
 from .base import EventFunction, FunctionHandler, Handler, HandlerFactory
 from .log import LogHandler
@@ -16,6 +17,7 @@ from .router import Router
 BUILTIN: Mapping[str, HandlerFactory] = {
     "log": LogHandler.from_settings,
     "router": Router.from_settings,
+    "metrics": MetricsHandler.from_settings,
 }
 
 
