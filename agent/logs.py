@@ -6,6 +6,7 @@ configuration, so tests and several jobs in one process can each have their own.
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any, TextIO
 
@@ -35,7 +36,8 @@ def make_logger(settings: Settings, stream: TextIO | None = None) -> Any:
     return structlog.wrap_logger(
         structlog.PrintLogger(stream or sys.stdout),
         processors=processors,
-        wrapper_class=structlog.BoundLogger,
+        # Debug lines are for developers reading the code, not for operators' pipelines.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         context_class=dict,
         cache_logger_on_first_use=True,
     ).bind(logger="sip-agent")
