@@ -344,6 +344,28 @@ async def test_agent_connection_restart_mid_call(call: Call, recorder: Recorder)
     assert recorder.types().count("call.started") == 1
 
 
+async def test_call_gone_for_good_after_reconnect_ends_after_grace(
+    call: Call, recorder: Recorder
+) -> None:
+    """A participant not announced again once the room is back is really gone."""
+    await call.start()
+    call.room.join("sip_caller", attributes=TWILIO_INBOUND | {"sip.callStatus": "active"})
+    await call.settle()
+    (room,) = call.room.rooms()
+    room.emit("reconnecting")
+    call.room.leave("sip_caller", "UNKNOWN_REASON")
+    await call.settle()
+    room.emit("reconnected")
+    assert recorder.ended() == []
+    await call.ended()
+    (ended,) = recorder.ended()
+    assert (ended.outcome, ended.ended_by, ended.disconnect_reason) == (
+        "completed",
+        "system",
+        "UNKNOWN_REASON",
+    )
+
+
 async def test_unknown_status_value_is_kept_and_warned(
     call: Call, recorder: Recorder, capsys: pytest.CaptureFixture[str]
 ) -> None:
