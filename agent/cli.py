@@ -1,10 +1,12 @@
-"""`python -m agent start|dev`: livekit-agents' own commands, after our settings check."""
+"""`python -m agent start|dev`: livekit-agents' own commands, after our settings check;
+`simulate`: scripted calls on the embedded LiveKit stand-in."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -65,6 +67,30 @@ def start(ctx: typer.Context) -> None:
 def dev(ctx: typer.Context) -> None:
     """Run the worker in development mode (readable logs)."""
     _run_livekit("dev", ctx.args, dev=True)
+
+
+@app.command()
+def simulate(
+    scenario: str = typer.Argument("", help="A scenario file, or the name of a shipped one."),
+    rules: Path | None = typer.Option(None, help="Routing rules (TOML); adds the router."),
+    speed: float = typer.Option(10.0, help="Scenario seconds per real second; 0: no waiting."),
+    list_: bool = typer.Option(False, "--list", help="List the shipped scenarios."),
+) -> None:
+    """Play scripted calls through the worker on an embedded LiveKit (no account needed)."""
+    # Imported here: the stand-in loads the SDK's native library, which start/dev do not need.
+    from .simulator.command import listing
+    from .simulator.command import simulate as play
+
+    if list_:
+        typer.echo(listing())
+        return
+    if not scenario:
+        fail("simulate needs a scenario file or a shipped scenario's name (see --list)")
+    try:
+        code = play(scenario, rules=rules, speed=speed, handlers=_handlers, out=typer.echo)
+    except ConfigError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
 
 
 def main(argv: Sequence[str] | None = None, *, handlers: Sequence[Any] = ()) -> None:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from .model import Scenario
 from .parse import ScenarioError, load_scenario
 
 SUFFIX = ".toml"
+# Package data beside the code (pyproject's package-data), so plain files on disk.
+FOLDER = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def shipped() -> dict[str, Path]:
     """Shipped scenario files by name, sorted."""
-    folder = resources.files("agent") / "scenarios"
-    # Installed as package data, so always plain files on disk (no zip imports here).
-    files = sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(SUFFIX))
-    return {path.stem: path for path in files}
+    return {path.stem: path for path in sorted(FOLDER.glob(f"*{SUFFIX}"))}
 
 
 def find(name_or_path: str) -> Scenario:

@@ -165,7 +165,7 @@ def _expectation(raw: object) -> Expectation:
         raise _Problem(str(exc)) from None
     events = raw.get("events")
     if events is not None and not (
-        isinstance(events, list) and all(isinstance(e, str) for e in events)
+        isinstance(events, list | tuple) and all(isinstance(e, str) for e in events)
     ):
         raise _Problem(f"events must be a list of event types (got {events!r})")
     durations = {

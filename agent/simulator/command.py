@@ -1,0 +1,58 @@
+"""`python -m agent simulate`: the settings it runs with, the listing, the verdict."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..server import worker_config
+from ..settings import LogFormat, Settings, load_settings
+from .library import find, shipped
+from .parse import load_scenario
+from .player import Output, play
+
+
+def simulation_settings(rules: Path | None = None) -> Settings:
+    """The environment's settings (handlers, rules, privacy), readable lines by default.
+
+    No LiveKit credentials are read or needed: the stand-in accepts its own.
+    """
+    settings = load_settings()
+    update: dict[str, Any] = {}
+    if settings.log_format is LogFormat.AUTO:
+        update["log_format"] = LogFormat.CONSOLE
+    if rules is not None:
+        update["rules"] = rules
+        if "router" not in settings.handlers:
+            update["handlers"] = (*settings.handlers, "router")
+    return settings.model_copy(update=update)
+
+
+def listing() -> str:
+    lines = []
+    for name, path in shipped().items():
+        lines.append(f"{name:32} {load_scenario(path).description}")
+    return "\n".join(lines)
+
+
+def simulate(
+    scenario_name: str,
+    *,
+    rules: Path | None = None,
+    speed: float,
+    handlers: Sequence[Any] = (),
+    out: Output = print,
+) -> int:
+    """Play one scenario; 0 when every call ended as its `[expect]` says, else 1."""
+    scenario = find(scenario_name)
+    config = worker_config(simulation_settings(rules), handlers)
+    out(f"== {scenario.name}: {scenario.description}")
+    result = asyncio.run(play(scenario, config, speed=speed, out=out))
+    for failure in result.failures:
+        out(f"!! {failure}")
+    calls = sum(1 for call in result.calls.values() if call.events)
+    verdict = "as expected" if result.ok else f"{len(result.failures)} expectation(s) failed"
+    out(f"== {scenario.name}: {calls} call(s), {verdict}")
+    return 0 if result.ok else 1

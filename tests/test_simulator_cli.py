@@ -1,0 +1,74 @@
+"""`python -m agent simulate` plays calls with no LiveKit account, and says when they fail."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def simulate(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command, in a clean environment and directory: no .env, no credentials."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "SIP_AGENT_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "agent", "simulate", *args],
+        cwd=tmp_path,
+        env=base | {"PYTHONPATH": str(ROOT)} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_plays_a_shipped_scenario_by_name(tmp_path: Path) -> None:
+    """The README's first command: events as they happen, then a summary per call."""
+    result = simulate(tmp_path, "twilio-inbound-answered", "--speed", "0")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.index("call.started") < out.index("call.answered") < out.index("call.ended")
+    assert "== caller: completed, ended by caller (CLIENT_INITIATED), 34.0s in all" in out
+    assert out.rstrip().endswith("== twilio-inbound-answered: 1 call(s), as expected")
+    assert "+15551234567" not in out  # numbers are masked by default
+
+
+def test_json_log_lines(tmp_path: Path) -> None:
+    """With SIP_AGENT_LOG_FORMAT=json the handler lines are what `start` prints."""
+    result = simulate(tmp_path, "outbound-busy", "--speed", "0", SIP_AGENT_LOG_FORMAT="json")
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    ended = [line for line in lines if line["event"] == "call.ended"]
+    assert [(e["outcome"], e["ended_by"]) for e in ended] == [("busy", "callee")]
+
+
+def test_failed_expectation_exits_1(tmp_path: Path) -> None:
+    """A call that does not end as `[expect]` says is reported and fails the run."""
+    scenario = tmp_path / "wrong.toml"
+    scenario.write_text(
+        'steps = [{ join = "c" }, { leave = "c" }]\n'
+        '[calls.c]\nstatus = "ringing"\n'
+        'attributes = { "sip.callID" = "SCL_x", "sip.ruleID" = "R" }\n'
+        '[expect.c]\noutcome = "completed"\n'
+    )
+    result = simulate(tmp_path, str(scenario), "--speed", "0")
+    assert result.returncode == 1
+    assert "!! c: outcome canceled, expected completed" in result.stdout
+
+
+def test_malformed_file_is_one_line(tmp_path: Path) -> None:
+    """A broken file stops before playing, in one line naming file, step and problem."""
+    scenario = tmp_path / "broken.toml"
+    scenario.write_text('steps = [{ wait = "soon" }]\n')
+    result = simulate(tmp_path, str(scenario))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"sip-agent: {scenario}: step 1 (wait): wait must be a number of seconds >= 0 (got 'soon')"
+    ]
+
+
+def test_list(tmp_path: Path) -> None:
+    """--list names every shipped scenario with its description."""
+    result = simulate(tmp_path, "--list")
+    assert result.returncode == 0
+    assert result.stdout.startswith("agent-hangs-up ")
+    assert len(result.stdout.splitlines()) == 12

@@ -1,0 +1,50 @@
+"""The player: scenario time, calls left up at the end, scripts built in code."""
+
+import time
+
+from agent.simulator.script import Script
+from agent.testing.pytest_plugin import SipSimulator
+
+ATTRS = {"sip.callID": "SCL_p1", "sip.phoneNumber": "+15550001111", "sip.ruleID": "SDR_1"}
+
+
+def answered_call(talk: float) -> Script:
+    return (
+        Script("answered")
+        .call("caller", status="ringing", attributes=ATTRS)
+        .join("caller")
+        .wait(1)
+        .set("caller", status="active")
+        .wait(talk)
+    )
+
+
+async def test_waits_are_scaled_but_durations_are_scenario_time(
+    sip_simulator: SipSimulator,
+) -> None:
+    """At speed 20, three scenario seconds take 0.15 s and still report talk_s 3.0."""
+    script = answered_call(2).leave("caller").expect("caller", talk_s=2, duration_s=3)
+    started = time.perf_counter()
+    await sip_simulator.play(script, speed=20)
+    assert 0.15 <= time.perf_counter() - started < 2
+
+
+async def test_call_still_up_when_the_script_ends(sip_simulator: SipSimulator) -> None:
+    """A call the script never ends ends with its job, once."""
+    script = answered_call(5).expect("caller", outcome="completed", disconnect_reason="JOB_ENDED")
+    result = await sip_simulator.play(script)
+    assert result["caller"].ended.ended_by == "system"
+
+
+async def test_reconnect_keeps_the_call(sip_simulator: SipSimulator) -> None:
+    """The agent's connection restarting mid-call does not start a second call."""
+    script = answered_call(5).reconnect("caller").wait(5).leave("caller")
+    result = await sip_simulator.play(script.expect("caller", talk_s=10))
+    assert result["caller"].types.count("call.started") == 1
+
+
+async def test_unmet_expectation_is_a_failure(sip_simulator: SipSimulator) -> None:
+    """With check=False the failures come back instead of failing the test."""
+    script = answered_call(1).leave("caller").expect("caller", outcome="busy")
+    result = await sip_simulator.play(script, check=False)
+    assert result.failures == ("caller: outcome completed, expected busy",)
