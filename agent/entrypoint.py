@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from livekit.agents import AutoSubscribe, JobContext
 
+from . import ffi_routing
 from .handlers import Handler, HandlerFactory
 from .logs import make_logger
 from .metrics import pipeline_observer
@@ -52,4 +53,5 @@ async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
     ctx.add_shutdown_callback(close)
     # An attributes-only worker: no audio or video is ever subscribed.
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
+    ffi_routing.route(ctx.room)
     calls.scan()

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from livekit.agents import AgentServer, JobExecutorType
 
+from . import ffi_routing, metrics
 from . import handlers as handler_registry
-from . import metrics
+from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
+from .health import HEALTH, add_handler_checks
+from .health import serve as serve_health
 from .settings import Executor, Settings, load_settings
 
 # Seconds a job gets, beyond the handler timeout, to end its calls and deliver them.
 SHUTDOWN_MARGIN_S = 5.0
+# Warm job executors kept ready. Admission does not depend on it (see capacity.py); a thread
+# or a forked process starts in well under 0.1 s, so two cover a burst's first calls.
+IDLE_EXECUTORS = 2
+PRELOAD_LOCAL_INFERENCE = "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"
 
 
 def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerConfig:
@@ -28,30 +37,38 @@ def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerCon
     return config
 
 
-def calls_load(max_calls: int) -> Any:
-    """Admission by the calls this worker carries, not by whole-machine CPU."""
-
-    def load(server: AgentServer) -> float:
-        return min(1.0, len(server.active_jobs) / max_calls)
-
-    return load
+def _metrics_dir(settings: Settings) -> str | None:
+    """Job processes write their metrics to files there; the worker sums them when scraped.
+    Threads share the worker process and its in-memory registry: no directory."""
+    if settings.executor is Executor.THREAD or not metrics.enabled(settings):
+        return None
+    return tempfile.mkdtemp(prefix="sip-agent-metrics-")
 
 
 def create_server(settings: Settings | None = None, *, handlers: Sequence[Any] = ()) -> AgentServer:
     """An AgentServer for `python -m agent start|dev`, or for your own script's `run_app`."""
     settings = settings or load_settings()
     config = worker_config(settings, handlers)
-    executor = (
-        JobExecutorType.THREAD if settings.executor is Executor.THREAD else JobExecutorType.PROCESS
-    )
-    server = AgentServer(
-        job_executor_type=executor,
-        load_fnc=calls_load(settings.max_calls),
-        # Just under 1: full once max_calls jobs run (production refuses a threshold >= 1).
-        load_threshold=1.0 - 0.5 / settings.max_calls,
-        port=settings.health_port,
+    threads = settings.executor is Executor.THREAD
+    # The SDK's default preloads voice models (~300 MiB per process) this worker never uses;
+    # it reads the variable in the forkserver, so set it before any job process exists.
+    os.environ.setdefault(PRELOAD_LOCAL_INFERENCE, "0")
+    if threads:
+        # One FFI client for every job thread, created before any job (the SDK's lazy
+        # singleton races under concurrent jobs), with each room's events routed to it alone.
+        ffi_routing.install()
+    server = CallsServer(
+        max_calls=settings.max_calls,
+        job_executor_type=JobExecutorType.THREAD if threads else JobExecutorType.PROCESS,
+        num_idle_processes=IDLE_EXECUTORS,
+        # Our health server takes the health port and asks the SDK's on a free one.
+        port=0,
         shutdown_process_timeout=settings.handler_timeout_s + SHUTDOWN_MARGIN_S,
+        prometheus_port=settings.metrics_port,
+        prometheus_multiproc_dir=_metrics_dir(settings),
     )
+    add_handler_checks(HEALTH, config.build_handlers())
+    serve_health(server, HEALTH, "", settings.health_port)
     server.rtc_session(
         functools.partial(entrypoint, config=config),
         agent_name=settings.name,

@@ -1,0 +1,41 @@
+"""Admission by the calls a worker carries, never by machine CPU, and never refusing a burst.
+
+livekit-agents' default load is whole-machine CPU against a threshold of 0.7: an
+attributes-only worker sharing a machine with voice agents (or forking idle processes)
+reports itself full while it could carry many more calls, and LiveKit drops those
+dispatches. Here the load is `calls / SIP_AGENT_MAX_CALLS`.
+
+The SDK also counts each request accepted but not yet launched (a "reserved slot") at
+`threshold / num_idle_processes` while no job runs, so an idle worker accepts at most
+`num_idle_processes` simultaneous requests and refuses the rest of a burst. Here a reserved
+slot counts as one call, like a running one.
+
+Private SDK names relied on (livekit-agents 1.8.9; tests/test_capacity_admission.py checks
+them): `AgentServer._get_effective_load` (overridden) and `AgentServer._reserved_slots`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livekit.agents import AgentServer
+
+
+def threshold(max_calls: int) -> float:
+    """Just under 1: full once `max_calls` calls run (production refuses a threshold >= 1)."""
+    return 1.0 - 0.5 / max_calls
+
+
+class CallsServer(AgentServer):
+    """An AgentServer whose load is its calls (running or being accepted) over `max_calls`."""
+
+    def __init__(self, *, max_calls: int, **kwargs: Any) -> None:
+        super().__init__(load_fnc=self.calls_load, load_threshold=threshold(max_calls), **kwargs)
+        self.max_calls = max_calls
+
+    def calls_load(self) -> float:
+        return min(1.0, len(self.active_jobs) / self.max_calls)
+
+    def _get_effective_load(self) -> float:
+        reserved: int = getattr(self, "_reserved_slots", 0)
+        return min(1.0, (len(self.active_jobs) + reserved) / self.max_calls)

@@ -1,0 +1,55 @@
+"""A real livekit-agents worker running in this process against the `/agent` stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from livekit.agents import AgentServer, JobContext, JobExecutorType
+
+from agent.capacity import CallsServer
+from agent.testing.agent_endpoint import AgentEndpoint
+
+API_KEY = "devkey"
+API_SECRET = "test-secret-0123456789abcdef0123456789"
+AGENT = "live-worker-test"
+# AgentServer.run() exports these to the environment: they are put back afterwards.
+EXPORTED = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+
+
+async def stay(ctx: JobContext) -> None:
+    """A job that holds its slot until the worker closes (no room is ever joined)."""
+
+
+def calls_server(endpoint: AgentEndpoint, max_calls: int = 200) -> CallsServer:
+    server = CallsServer(
+        max_calls=max_calls,
+        job_executor_type=JobExecutorType.THREAD,
+        num_idle_processes=1,
+        port=0,
+        ws_url=endpoint.url,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+    )
+    server.rtc_session(stay, agent_name=AGENT)
+    return server
+
+
+@asynccontextmanager
+async def running(server: AgentServer, endpoint: AgentEndpoint) -> AsyncIterator[AgentServer]:
+    """Run `server` in production mode until the block ends; it is registered on entry."""
+    saved = {name: os.environ.get(name) for name in EXPORTED}
+    task = asyncio.create_task(server.run(devmode=False))
+    try:
+        await endpoint.wait_for_worker(AGENT)
+        yield server
+    finally:
+        await server.aclose()
+        await task
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
