@@ -65,4 +65,7 @@ def _log(args: Any) -> Action:
 
 
 def builtin_actions() -> Mapping[str, ActionFactory]:
-    return {"call": _call, "log": _log}
+    # Imported here: call control builds on the room's calls, which import this module.
+    from .control.rules import control_actions
+
+    return {"call": _call, "log": _log, **control_actions()}

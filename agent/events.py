@@ -88,7 +88,45 @@ class CallEnded(_Event):
     type: Literal["call.ended"] = "call.ended"
 
 
-CallEvent = CallStarted | CallStatusChanged | CallAnswered | CallUpdated | CallDtmf | CallEnded
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallTransferSucceeded(_Event):
+    """A transfer (SIP REFER) of this call was accepted by the far end."""
+
+    to: str
+    type: Literal["call.transfer_succeeded"] = "call.transfer_succeeded"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallTransferFailed(_Event):
+    """A transfer of this call failed; the call goes on unless someone hangs up."""
+
+    to: str
+    sip_status_code: int | None
+    reason: str
+    type: Literal["call.transfer_failed"] = "call.transfer_failed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallActionFailed(_Event):
+    """A call-control action on this call failed (error, timeout, refused by LiveKit)."""
+
+    action: str
+    error: str
+    sip_status_code: int | None = None
+    type: Literal["call.action_failed"] = "call.action_failed"
+
+
+CallEvent = (
+    CallStarted
+    | CallStatusChanged
+    | CallAnswered
+    | CallUpdated
+    | CallDtmf
+    | CallEnded
+    | CallTransferSucceeded
+    | CallTransferFailed
+    | CallActionFailed
+)
 EVENT_TYPES: tuple[str, ...] = (
     "call.started",
     "call.status_changed",
@@ -96,6 +134,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "call.updated",
     "call.dtmf",
     "call.ended",
+    "call.transfer_succeeded",
+    "call.transfer_failed",
+    "call.action_failed",
 )
 
 

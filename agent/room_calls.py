@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,13 +18,16 @@ from typing import Any
 from livekit import rtc
 
 from . import tracker
-from .call import CallStatus
+from .call import Call, CallStatus
+from .events import CallEvent
 from .outcome import EndReason
 from .pipeline import Pipeline
 from .settings import Settings
 
 SIP_KIND = "PARTICIPANT_KIND_SIP"
 Clock = Callable[[], datetime]
+EventBuilder = Callable[[Call, int, datetime], CallEvent]
+"""Builds an event from the call, its next seq and the time: see `RoomCalls.publish`."""
 
 
 def utc_now() -> datetime:
@@ -93,6 +96,9 @@ class RoomCalls:
         self._ever_had_call = False
         self._idle_task: asyncio.Task[None] | None = None
         self._no_call_timer: asyncio.TimerHandle | None = None
+        self._dials: dict[str, str | None] = {}
+        """Dials in flight by identity, with a disconnect reason held until the dial's answer."""
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -118,8 +124,57 @@ class RoomCalls:
             )
 
     @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
     def active(self) -> int:
-        return sum(1 for t in self._calls.values() if not t.state.ended)
+        # A dial in flight keeps the job: its call may not have joined yet.
+        return sum(1 for t in self._calls.values() if not t.state.ended) + len(self._dials)
+
+    def state_of(self, identity: str) -> tracker.CallState | None:
+        tracked = self._calls.get(identity)
+        return tracked.state if tracked is not None else None
+
+    # -- call control ---------------------------------------------------------------------
+
+    def publish(self, identity: str, build: EventBuilder) -> bool:
+        """Deliver an event about a tracked call (an action's result) with its next seq."""
+        tracked = self._calls.get(identity)
+        if tracked is None:
+            return False
+        now = self._clock()
+        self._emit(tracked, tracker.note(tracked.state, lambda call, seq: build(call, seq, now)))
+        return True
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run an action beside event delivery; the job ends only after it finished."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def dial_started(self, identity: str) -> None:
+        self._dials[identity] = None
+
+    def dial_failed_before_join(self, identity: str, attributes: Mapping[str, str]) -> None:
+        """A failed dial whose participant never joined is still a call: start it here."""
+        if identity not in self._calls:
+            self._start(identity, attributes, participant_sid="")
+
+    def dial_finished(
+        self, identity: str, *, failure: str | None = None, sip_status_code: int | None = None
+    ) -> None:
+        """The dial request answered. A failure ends the call with `failure` as the reason,
+        unless LiveKit's own disconnect reason came first; either way with the SIP status."""
+        held = self._dials.pop(identity, None)
+        tracked = self._calls.get(identity)
+        if tracked is not None:
+            tracked.sip_status_code = sip_status_code
+            reason = held or failure
+            if reason is not None:
+                self.end_call(identity, reason)
+        self._check_idle()
 
     def calls(self) -> list[tracker.CallState]:
         return [t.state for t in self._calls.values()]
@@ -153,14 +208,19 @@ class RoomCalls:
         tracked = self._returning(participant)
         if tracked is not None:
             return tracked
+        return self._start(participant.identity, participant.attributes, participant.sid)
+
+    def _start(
+        self, identity: str, attributes: Mapping[str, str], participant_sid: str
+    ) -> _Tracked:
         state, events = tracker.start(
-            participant.attributes,
+            attributes,
             room=self.room.name,
-            identity=participant.identity,
-            participant_sid=participant.sid,
+            identity=identity,
+            participant_sid=participant_sid,
             now=self._clock(),
         )
-        tracked = self._calls[participant.identity] = _Tracked(state=state)
+        tracked = self._calls[identity] = _Tracked(state=state)
         self._ever_had_call = True
         if self._no_call_timer is not None:
             self._no_call_timer.cancel()
@@ -257,6 +317,10 @@ class RoomCalls:
         if tracked is None or tracked.state.ended:
             return
         reason = reason_name(participant.disconnect_reason)
+        if participant.identity in self._dials:
+            # A failed dial's SIP status comes with the dial's answer: end the call then.
+            self._dials[participant.identity] = reason
+            return
         if self._reconnecting and reason == EndReason.UNKNOWN_REASON:
             # The SDK reports everyone gone while it restarts the connection; they are
             # announced again once it is back. Wait for that before ending the call.
@@ -315,6 +379,7 @@ class RoomCalls:
             self._idle_task = asyncio.get_running_loop().create_task(self._end_when_delivered())
 
     async def _end_when_delivered(self) -> None:
+        await self._finish_tasks()
         await self.pipeline.drain()
         self._idle_task = None
         if self.active == 0:
@@ -324,5 +389,12 @@ class RoomCalls:
         """End what is still up (the job ends under it) and deliver everything."""
         if self._no_call_timer is not None:
             self._no_call_timer.cancel()
+        await self._finish_tasks()
+        self._dials.clear()
         self.end_all(EndReason.JOB_ENDED)
         await self.pipeline.aclose()
+
+    async def _finish_tasks(self) -> None:
+        # Actions are bounded by their own timeout; their results are events to deliver.
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -6,7 +6,7 @@ events can be replayed and checked exhaustively.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -128,6 +128,16 @@ def dtmf(state: CallState, *, digit: str, code: int, now: datetime) -> Step:
         return state, []
     state, seq = _next(state, state.call)
     return state, [CallDtmf(call=state.call, seq=seq, at=now, digit=digit, code=code)]
+
+
+def note(state: CallState, build: Callable[[Call, int], CallEvent]) -> Step:
+    """An event from outside the room (an action's result) with the call's next seq.
+
+    Results can come after the end (a transfer's answer racing the leg's disconnect): they
+    are still facts about the call, ordered after `call.ended` by their seq.
+    """
+    state, seq = _next(state, state.call)
+    return state, [build(state.call, seq)]
 
 
 def end(

@@ -1,0 +1,412 @@
+"""`CallControl`: act on a call and its room from handlers and router rules.
+
+Every action is logged with the call's context and bounded by `action_timeout_s` (plus the
+ringing window for actions that ring a phone). A failure never raises into the caller: it
+becomes an event on the call (`call.action_failed`, or `call.transfer_failed`) and the
+method returns None/False. An action on a call that has ended is refused with a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import secrets
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from google.protobuf.message import Message
+from livekit import api, rtc
+
+from ..call import Call
+from ..events import CallActionFailed, CallEvent, CallTransferFailed, CallTransferSucceeded
+from ..room_calls import EventBuilder, RoomCalls, current_room_calls
+from .failures import Failure
+
+T = TypeVar("T")
+
+END_CALL_RPC = "lk.sip.EndCall"
+# LiveKit's ring window when a dial or transfer does not set one.
+DEFAULT_RINGING_S = 30
+_DTMF_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14}
+_DTMF_CODES["D"] = 15
+# RPC errors that mean "this SIP service has no EndCall": fall back to RemoveParticipant.
+_RPC_UNSUPPORTED = frozenset(
+    {
+        rtc.RpcError.ErrorCode.UNSUPPORTED_METHOD,
+        rtc.RpcError.ErrorCode.UNSUPPORTED_SERVER,
+        rtc.RpcError.ErrorCode.UNSUPPORTED_VERSION,
+    }
+)
+
+_api_override: contextvars.ContextVar[api.LiveKitAPI | None] = contextvars.ContextVar(
+    "sip_agent_control_api", default=None
+)
+
+
+def use_api(client: api.LiveKitAPI) -> contextvars.Token[api.LiveKitAPI | None]:
+    """Make `CallControl.for_event` use this client (outside a job, e.g. in tests)."""
+    return _api_override.set(client)
+
+
+@dataclass(slots=True)
+class _RoomState:
+    """What all controls of one room share: in-flight hangups, feature detection."""
+
+    hangups: dict[str, asyncio.Task[bool]] = field(default_factory=dict)
+    delete: asyncio.Task[bool] | None = None
+    end_call_rpc: bool | None = None
+    """Whether the SIP service answers `lk.sip.EndCall`; None until tried."""
+
+
+_rooms: weakref.WeakKeyDictionary[RoomCalls, _RoomState] = weakref.WeakKeyDictionary()
+
+
+def _room_state(calls: RoomCalls) -> _RoomState:
+    state = _rooms.get(calls)
+    if state is None:
+        state = _rooms[calls] = _RoomState()
+    return state
+
+
+def _action_failed(action: str, failure: Failure) -> EventBuilder:
+    def build(call: Call, seq: int, at: datetime) -> CallEvent:
+        return CallActionFailed(
+            call=call,
+            seq=seq,
+            at=at,
+            action=action,
+            error=failure.error,
+            sip_status_code=failure.sip_status_code,
+        )
+
+    return build
+
+
+def _transfer_failed(to: str, code: int | None, reason: str) -> EventBuilder:
+    def build(call: Call, seq: int, at: datetime) -> CallEvent:
+        return CallTransferFailed(
+            call=call, seq=seq, at=at, to=to, sip_status_code=code, reason=reason
+        )
+
+    return build
+
+
+def _set_durations(request: Message, **seconds: int | None) -> None:
+    # Only the ones given: a present zero Duration would mean "ring for 0 s" to LiveKit.
+    for name, value in seconds.items():
+        if value is not None:
+            getattr(request, name).FromSeconds(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CallControl:
+    """Actions on one call (by its participant identity) in one job's room."""
+
+    calls: RoomCalls
+    api: api.LiveKitAPI
+    identity: str
+
+    @classmethod
+    def for_event(cls, event: CallEvent) -> CallControl:
+        """The control of the event's call, inside the job that delivered the event."""
+        client = _api_override.get()
+        if client is None:
+            from livekit.agents import get_job_context
+
+            client = get_job_context().api
+        return cls(current_room_calls(), client, event.call.identity)
+
+    @property
+    def room(self) -> str:
+        return self.calls.room.name
+
+    @property
+    def _log(self) -> Any:
+        state = self.calls.state_of(self.identity)
+        call_id = state.call.call_id if state is not None else self.identity
+        return self.calls.log.bind(call_id=call_id, room=self.room, identity=self.identity)
+
+    def _refused(self, action: str) -> bool:
+        state = self.calls.state_of(self.identity)
+        if state is None or state.ended:
+            why = "the call has ended" if state is not None else "no such call in this room"
+            self._log.warning("call action refused", action=action, why=why)
+            return True
+        return False
+
+    async def _run(
+        self,
+        action: str,
+        work: Callable[[], Awaitable[T]],
+        *,
+        extra_s: float = 0.0,
+        on_failure: Callable[[Failure], EventBuilder] | None = None,
+    ) -> T | None:
+        """Run one request: bounded, logged; a failure becomes an event on this call."""
+        timeout_s = self.calls.settings.action_timeout_s + extra_s
+        log = self._log.bind(action=action)
+        log.info("call action")
+        try:
+            async with asyncio.timeout(timeout_s):
+                result = await work()
+        except Exception as exc:  # any failure is reported as an event, never raised
+            failure = Failure.of(exc, timeout_s=timeout_s)
+            log.warning(
+                "call action failed", error=failure.error, sip_status_code=failure.sip_status_code
+            )
+            build = on_failure(failure) if on_failure else _action_failed(action, failure)
+            self.calls.publish(self.identity, build)
+            return None
+        log.info("call action done")
+        return result
+
+    # -- ending calls ---------------------------------------------------------------------
+
+    async def hangup(self, *, headers: Mapping[str, str] | None = None) -> bool:
+        """End this call's leg. With `headers`, they go on the BYE where the SIP service
+        offers `lk.sip.EndCall`; otherwise (and as the fallback) the participant is removed.
+        A second hangup of the same call makes no second request."""
+        shared = _room_state(self.calls)
+        pending = shared.hangups.get(self.identity)
+        if pending is not None:
+            self._log.info("hangup already requested", action="hangup")
+            return await asyncio.shield(pending)
+        if self._refused("hangup"):
+            return False
+        # A task of the job's, not of this caller: a cancelled handler cannot lose it.
+        task: asyncio.Task[bool] = self.calls.spawn(self._hangup(dict(headers or {})))
+        shared.hangups[self.identity] = task
+        return await asyncio.shield(task)
+
+    async def _hangup(self, headers: dict[str, str]) -> bool:
+        if headers and await self._end_call_rpc(headers):
+            return True
+        request = api.RoomParticipantIdentity(room=self.room, identity=self.identity)
+        return (
+            await self._run("hangup", lambda: self.api.room.remove_participant(request)) is not None
+        )
+
+    async def _end_call_rpc(self, headers: dict[str, str]) -> bool:
+        """True when the SIP service ended the call by RPC; False when it has no EndCall."""
+        shared = _room_state(self.calls)
+        if shared.end_call_rpc is False:
+            return False
+        local = self.calls.room.local_participant
+        try:
+            async with asyncio.timeout(self.calls.settings.action_timeout_s):
+                await local.perform_rpc(
+                    destination_identity=self.identity,
+                    method=END_CALL_RPC,
+                    payload=json.dumps({"headers": headers}),
+                )
+        except rtc.RpcError as exc:
+            if exc.code not in _RPC_UNSUPPORTED:
+                raise
+            shared.end_call_rpc = False
+            self._log.info(
+                "SIP service has no lk.sip.EndCall; hanging up without BYE headers",
+                action="hangup",
+                rpc_error=exc.message,
+            )
+            return False
+        shared.end_call_rpc = True
+        self._log.info("call action done", action="hangup", via=END_CALL_RPC)
+        return True
+
+    async def hangup_all(self) -> bool:
+        """End the room for everyone (delete it). Once per room however often it is asked."""
+        shared = _room_state(self.calls)
+        if shared.delete is not None:
+            self._log.info("room deletion already requested", action="hangup_all")
+            return await asyncio.shield(shared.delete)
+        if self._refused("hangup_all"):
+            return False
+        request = api.DeleteRoomRequest(room=self.room)
+
+        async def delete() -> bool:
+            done = await self._run("hangup_all", lambda: self.api.room.delete_room(request))
+            return done is not None
+
+        shared.delete = self.calls.spawn(delete())
+        return await asyncio.shield(shared.delete)
+
+    # -- moving calls ---------------------------------------------------------------------
+
+    async def transfer(
+        self,
+        to: str,
+        *,
+        play_dialtone: bool = False,
+        headers: Mapping[str, str] | None = None,
+        ringing_timeout: int | None = None,
+    ) -> bool:
+        """Cold transfer (SIP REFER) to `tel:+…` or `sip:…`; the result is an event:
+        `call.transfer_succeeded`, or `call.transfer_failed` with the SIP status."""
+        if self._refused("transfer"):
+            return False
+        request = api.TransferSIPParticipantRequest(
+            room_name=self.room,
+            participant_identity=self.identity,
+            transfer_to=to,
+            play_dialtone=play_dialtone,
+            headers=dict(headers or {}),
+        )
+        _set_durations(request, ringing_timeout=ringing_timeout)
+
+        def failed(failure: Failure) -> EventBuilder:
+            return _transfer_failed(to, failure.sip_status_code, failure.reason)
+
+        response = await self._run(
+            "transfer",
+            lambda: self.api.sip.transfer_sip_participant(request),
+            extra_s=ringing_timeout or DEFAULT_RINGING_S,
+            on_failure=failed,
+        )
+        if response is None:
+            return False
+        if response.status == api.SIPTransferStatus.STS_TRANSFER_FAILED:
+            # A completed request can still report a failed transfer.
+            code = response.sip_status.code or None
+            reason = response.sip_status.status or api.SIPTransferReason.Name(response.reason)
+            self.calls.publish(self.identity, _transfer_failed(to, code, reason))
+            return False
+
+        def succeeded(call: Call, seq: int, at: datetime) -> CallEvent:
+            return CallTransferSucceeded(call=call, seq=seq, at=at, to=to)
+
+        self.calls.publish(self.identity, succeeded)
+        return True
+
+    async def dial(
+        self,
+        to: str,
+        *,
+        trunk: str,
+        from_number: str | None = None,
+        identity: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        wait_until_answered: bool = True,
+        ringing_timeout: int | None = None,
+        max_call_duration: int | None = None,
+        dtmf: str = "",
+    ) -> str | None:
+        """Dial `to` through outbound `trunk` into this room; returns the new call's
+        participant identity, or None when the dial failed.
+
+        The new call is tracked like any other from its room events. A failed dial is always
+        a call with an end: `call.started` (made here when the participant never joined),
+        `call.action_failed` with the SIP status, then `call.ended` with outcome busy,
+        no-answer or failed and `sip_status_code`.
+        """
+        if self._refused("dial"):
+            return None
+        identity = identity or f"sip-dial-{secrets.token_hex(4)}"
+        request = api.CreateSIPParticipantRequest(
+            room_name=self.room,
+            sip_trunk_id=trunk,
+            sip_call_to=to,
+            sip_number=from_number or "",
+            participant_identity=identity,
+            participant_attributes=dict(attributes or {}),
+            headers=dict(headers or {}),
+            wait_until_answered=wait_until_answered,
+            dtmf=dtmf,
+        )
+        _set_durations(
+            request, ringing_timeout=ringing_timeout, max_call_duration=max_call_duration
+        )
+        dialled = CallControl(self.calls, self.api, identity)
+        failures: list[Failure] = []
+
+        def failed(failure: Failure) -> EventBuilder:
+            failures.append(failure)
+            # The failure belongs to the dialled call, which must exist to carry it.
+            self.calls.dial_failed_before_join(
+                identity,
+                {
+                    **dict(attributes or {}),
+                    "sip.phoneNumber": to,
+                    "sip.trunkID": trunk,
+                    **({"sip.trunkPhoneNumber": from_number} if from_number else {}),
+                },
+            )
+            return _action_failed("dial", failure)
+
+        self.calls.dial_started(identity)
+        ring_s = (ringing_timeout or DEFAULT_RINGING_S) if wait_until_answered else 0
+        info = await dialled._run(
+            "dial",
+            lambda: self.api.sip.create_sip_participant(request),
+            extra_s=ring_s,
+            on_failure=failed,
+        )
+        if info is not None:
+            self.calls.dial_finished(identity)
+            return identity
+        failure = failures[0]
+        self.calls.dial_finished(
+            identity, failure=failure.dial_end_reason(), sip_status_code=failure.sip_status_code
+        )
+        if failure.timed_out:
+            # LiveKit goes on ringing after our request gave up: stop the phone ringing.
+            remove = api.RoomParticipantIdentity(room=self.room, identity=identity)
+            try:
+                await self.api.room.remove_participant(remove)
+            except Exception as exc:  # best effort: the call is already ended here
+                dialled._log.info("could not cancel the timed-out dial", error=repr(exc))
+        return None
+
+    async def dispatch_agent(self, agent_name: str, metadata: str = "") -> str | None:
+        """Bring a voice agent into the call's room (explicit dispatch); the dispatch id."""
+        if self._refused("dispatch_agent"):
+            return None
+        request = api.CreateAgentDispatchRequest(
+            agent_name=agent_name, room=self.room, metadata=metadata
+        )
+        dispatch = await self._run(
+            "dispatch_agent", lambda: self.api.agent_dispatch.create_dispatch(request)
+        )
+        return dispatch.id if dispatch is not None else None
+
+    # -- talking to the call --------------------------------------------------------------
+
+    async def send_dtmf(self, digits: str) -> bool:
+        """Play DTMF digits (0-9, *, #, A-D) to the call, in order."""
+        unknown = sorted({d for d in digits.upper() if d not in _DTMF_CODES})
+        if unknown:
+            raise ValueError(f"not DTMF digits: {''.join(unknown)!r} (use 0-9, *, #, A-D)")
+        if self._refused("send_dtmf"):
+            return False
+        local = self.calls.room.local_participant
+
+        async def send() -> bool:
+            for digit in digits.upper():
+                await local.publish_dtmf(code=_DTMF_CODES[digit], digit=digit)
+            return True
+
+        return await self._run("send_dtmf", send) is not None
+
+    async def set_attributes(self, attributes: Mapping[str, str]) -> bool:
+        """Set attributes on the call's participant (they come back as `call.updated`)."""
+        if self._refused("set_attributes"):
+            return False
+        request = api.UpdateParticipantRequest(
+            room=self.room, identity=self.identity, attributes=dict(attributes)
+        )
+        return (
+            await self._run("set_attributes", lambda: self.api.room.update_participant(request))
+            is not None
+        )
+
+
+def control(event: CallEvent) -> CallControl:
+    """`await control(event).hangup()` in a handler: the control of the event's call."""
+    return CallControl.for_event(event)
+
+
+__all__ = ["DEFAULT_RINGING_S", "END_CALL_RPC", "CallControl", "control", "use_api"]

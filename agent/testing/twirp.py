@@ -1,0 +1,320 @@
+"""A local stand-in for LiveKit's Twirp API (the calls the call-control facade makes).
+
+It answers on 127.0.0.1 the way a LiveKit server does: `POST /twirp/livekit.<Service>/<Method>`
+with a protobuf body (or protobuf JSON), a bearer JWT signed with the API key and secret that
+must carry the grants LiveKit checks for that method, and Twirp error bodies
+`{"code", "msg", "meta"}` whose SIP failures carry `sip_status_code` / `sip_status` in `meta`
+(what livekit-api turns into `SipCallError`). Every request is recorded as received, and
+answers are scripted per method: success, a Twirp error, a delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from aiohttp import web
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from livekit import api
+
+from .livekit_room import FakeLiveKit
+
+__all__ = [
+    "Delay",
+    "Reply",
+    "TwirpError",
+    "TwirpRequest",
+    "TwirpServer",
+    "room_effects",
+    "server_error",
+    "sip_error",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Method:
+    request: type[Message]
+    response: type[Message]
+    grants: Callable[[Mapping[str, Any], Message], str | None]
+    """The grant problem with these claims for this request, or None when allowed."""
+
+
+def _room_admin(room_field: str) -> Callable[[Mapping[str, Any], Message], str | None]:
+    def check(claims: Mapping[str, Any], request: Message) -> str | None:
+        video = claims.get("video") or {}
+        room = getattr(request, room_field)
+        if not video.get("roomAdmin") or video.get("room") != room:
+            return f"requires roomAdmin for room {room!r}"
+        return None
+
+    return check
+
+
+def _sip_call(
+    also: Callable[[Mapping[str, Any], Message], str | None] | None = None,
+) -> Callable[[Mapping[str, Any], Message], str | None]:
+    def check(claims: Mapping[str, Any], request: Message) -> str | None:
+        if not (claims.get("sip") or {}).get("call"):
+            return "requires SIP call grant"
+        return also(claims, request) if also is not None else None
+
+    return check
+
+
+def _room_create(claims: Mapping[str, Any], request: Message) -> str | None:
+    return None if (claims.get("video") or {}).get("roomCreate") else "requires roomCreate"
+
+
+METHODS: Mapping[str, _Method] = {
+    "livekit.RoomService/RemoveParticipant": _Method(
+        api.RoomParticipantIdentity, api.RemoveParticipantResponse, _room_admin("room")
+    ),
+    "livekit.RoomService/DeleteRoom": _Method(
+        api.DeleteRoomRequest, api.DeleteRoomResponse, _room_create
+    ),
+    "livekit.RoomService/UpdateParticipant": _Method(
+        api.UpdateParticipantRequest, api.ParticipantInfo, _room_admin("room")
+    ),
+    "livekit.SIP/TransferSIPParticipant": _Method(
+        api.TransferSIPParticipantRequest,
+        api.TransferSIPParticipantResponse,
+        _sip_call(_room_admin("room_name")),
+    ),
+    "livekit.SIP/CreateSIPParticipant": _Method(
+        api.CreateSIPParticipantRequest, api.SIPParticipantInfo, _sip_call()
+    ),
+    "livekit.AgentDispatchService/CreateDispatch": _Method(
+        api.CreateAgentDispatchRequest, api.AgentDispatch, _room_admin("room")
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TwirpRequest:
+    """One request as received: `method` is `Service/Method` without the package."""
+
+    method: str
+    body: dict[str, Any]
+    """The request as protobuf JSON (field names as in the .proto, defaults left out)."""
+    claims: Mapping[str, Any]
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A success; `body` (protobuf JSON) fills the response message."""
+
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TwirpError:
+    """A Twirp error as LiveKit sends it: HTTP status plus `{"code", "msg", "meta"}`."""
+
+    status: int
+    code: str
+    msg: str
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Delay:
+    """Hold the answer for `seconds` (a client timeout shorter than that fires first)."""
+
+    seconds: float
+    then: Reply | TwirpError = field(default_factory=Reply)
+
+
+Answer = Reply | TwirpError | Delay
+
+_SIP_REASONS = {
+    404: "Not Found",
+    408: "Request Timeout",
+    480: "Temporarily Unavailable",
+    486: "Busy Here",
+    487: "Request Terminated",
+    503: "Service Unavailable",
+    600: "Busy Everywhere",
+    603: "Decline",
+}
+# The Twirp code (and its HTTP status) LiveKit's SIP service pairs with a SIP failure class.
+_SIP_TWIRP = {4: ("not_found", 404), 5: ("unavailable", 503), 6: ("permission_denied", 403)}
+
+
+def sip_error(sip_status_code: int, reason: str | None = None, **meta: str) -> TwirpError:
+    """A dial or transfer that failed with a SIP final response, e.g. 486 Busy Here."""
+    phrase = reason or _SIP_REASONS.get(sip_status_code, "")
+    if sip_status_code in (486, 600):
+        code, status = "resource_exhausted", 429
+    else:
+        code, status = _SIP_TWIRP.get(sip_status_code // 100, ("unknown", 500))
+    return TwirpError(
+        status=status,
+        code=code,
+        msg=f"sip status: {sip_status_code}: {phrase}",
+        meta={"sip_status_code": str(sip_status_code), "sip_status": phrase, **meta},
+    )
+
+
+def server_error(status: int = 503, msg: str = "no response from servers") -> TwirpError:
+    """LiveKit's answer when no SIP service (or another backend) responds."""
+    return TwirpError(status=status, code="unavailable" if status == 503 else "internal", msg=msg)
+
+
+Hook = Callable[[TwirpRequest], Awaitable[None] | None]
+
+
+class TwirpServer:
+    """`async with TwirpServer(key, secret) as server:` then point LIVEKIT_URL at `server.url`."""
+
+    def __init__(
+        self,
+        api_key: str = "devkey",
+        api_secret: str = "secret-of-at-least-32-bytes-for-hs256",
+        *,
+        on_success: Hook | None = None,
+    ) -> None:
+        self.api_key = api_key
+        self._secret = api_secret
+        self.requests: list[TwirpRequest] = []
+        self.on_success = on_success
+        """Runs after a successful answer's request is recorded, e.g. to make a fake room
+        react as LiveKit would (a removed participant leaves with PARTICIPANT_REMOVED)."""
+        self._script: defaultdict[str, deque[Answer]] = defaultdict(deque)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    def script(self, method: str, *answers: Answer) -> None:
+        """Queue answers for `Service/Method` (e.g. `SIP/TransferSIPParticipant`), used in
+        order; once they are used up the method succeeds with an empty response."""
+        if f"livekit.{method}" not in METHODS:
+            raise ValueError(f"unknown method {method!r}; known: {sorted(self.methods)}")
+        self._script[method].extend(answers)
+
+    @property
+    def methods(self) -> list[str]:
+        return [name.removeprefix("livekit.") for name in METHODS]
+
+    def sent(self, method: str) -> list[dict[str, Any]]:
+        """Bodies of the requests received for `Service/Method`, in order."""
+        return [r.body for r in self.requests if r.method == method]
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/twirp/{method:.+}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def aclose(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> TwirpServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _handle(self, http: web.Request) -> web.Response:
+        name = http.match_info["method"]
+        method = METHODS.get(name)
+        if method is None:
+            return _error(TwirpError(404, "bad_route", f"no handler for path /twirp/{name}"))
+        claims = self._claims(http.headers.get("Authorization", ""))
+        if isinstance(claims, TwirpError):
+            return _error(claims)
+        raw = await http.read()
+        content_type = http.content_type
+        try:
+            if content_type == "application/json":
+                message = json_format.Parse(raw or b"{}", method.request())
+            else:
+                message = method.request.FromString(raw)
+        except (DecodeError, json_format.ParseError) as exc:
+            return _error(TwirpError(400, "malformed", f"cannot decode request: {exc}"))
+        problem = method.grants(claims, message)
+        if problem is not None:
+            return _error(TwirpError(403, "permission_denied", problem))
+        request = TwirpRequest(
+            method=name.removeprefix("livekit."),
+            body=json_format.MessageToDict(message, preserving_proto_field_name=True),
+            claims=claims,
+            content_type=content_type,
+        )
+        self.requests.append(request)
+        queued = self._script[request.method]
+        answer: Answer = queued.popleft() if queued else Reply()
+        if isinstance(answer, Delay):
+            await asyncio.sleep(answer.seconds)
+            answer = answer.then
+        if isinstance(answer, TwirpError):
+            return _error(answer)
+        if self.on_success is not None:
+            done = self.on_success(request)
+            if done is not None:
+                await done
+        response = json_format.ParseDict(dict(answer.body), method.response())
+        if content_type == "application/json":
+            return web.json_response(json_format.MessageToDict(response))
+        return web.Response(body=response.SerializeToString(), content_type="application/protobuf")
+
+    def _claims(self, authorization: str) -> dict[str, Any] | TwirpError:
+        scheme, _, token = authorization.partition(" ")
+        if scheme != "Bearer" or not token:
+            return TwirpError(401, "unauthenticated", "missing bearer token")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, self._secret, algorithms=["HS256"], options={"require": ["iss", "exp"]}
+            )
+        except jwt.PyJWTError as exc:
+            return TwirpError(401, "unauthenticated", f"invalid token: {exc}")
+        if claims.get("iss") != self.api_key:
+            return TwirpError(401, "unauthenticated", f"unknown API key {claims.get('iss')!r}")
+        return claims
+
+
+def _error(error: TwirpError) -> web.Response:
+    body: dict[str, Any] = {"code": error.code, "msg": error.msg}
+    if error.meta:
+        body["meta"] = dict(error.meta)
+    return web.Response(status=error.status, text=json.dumps(body), content_type="application/json")
+
+
+def room_effects(livekit: FakeLiveKit) -> Hook:
+    """What LiveKit does to its rooms after these requests succeed, played on FakeLiveKit:
+    a removed participant leaves with PARTICIPANT_REMOVED, a deleted room is deleted,
+    UpdateParticipant sets attributes, and a dialled participant joins answered."""
+
+    def effect(request: TwirpRequest) -> None:
+        body = request.body
+        if request.method == "RoomService/RemoveParticipant":
+            livekit.room(body["room"]).leave(body["identity"], "PARTICIPANT_REMOVED")
+        elif request.method == "RoomService/DeleteRoom":
+            livekit.room(body["room"]).delete()
+        elif request.method == "RoomService/UpdateParticipant":
+            livekit.room(body["room"]).set_attributes(body["identity"], body["attributes"])
+        elif request.method == "SIP/CreateSIPParticipant":
+            attributes = {
+                **body.get("participant_attributes", {}),
+                "sip.callID": f"SCL_{body['participant_identity']}",
+                "sip.callStatus": "active",
+                "sip.phoneNumber": body["sip_call_to"],
+                "sip.trunkID": body["sip_trunk_id"],
+            }
+            livekit.room(body["room_name"]).join(
+                body["participant_identity"], attributes=attributes
+            )
+
+    return effect

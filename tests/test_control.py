@@ -1,0 +1,327 @@
+"""Call control in a real job: the real livekit-api client against the Twirp stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.control import CallControl, control
+from agent.entrypoint import entrypoint
+from agent.events import CallEvent
+from agent.server import worker_config
+from agent.settings import load_settings
+from agent.testing.job import JobRun, run_job
+from agent.testing.livekit_room import FakeLiveKit
+from agent.testing.twirp import Delay, TwirpServer, room_effects, server_error, sip_error
+
+KEY, SECRET = "devkey", "secret-of-at-least-32-bytes-for-hs256"
+ROOM = "call-room"
+CALLER = {
+    "sip.callID": "SCL_in",
+    "sip.callStatus": "ringing",
+    "sip.phoneNumber": "+15557654321",
+    "sip.trunkPhoneNumber": "+15550100000",
+    "sip.trunkID": "ST_in",
+    "sip.ruleID": "SDR_1",
+    "sip.h.x-tier": "gold",
+}
+
+
+@pytest.fixture
+def livekit() -> Iterator[FakeLiveKit]:
+    with FakeLiveKit(api_key=KEY, api_secret=SECRET) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def twirp(
+    livekit: FakeLiveKit, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[TwirpServer]:
+    async with TwirpServer(KEY, SECRET, on_success=room_effects(livekit)) as server:
+        monkeypatch.setenv("LIVEKIT_URL", server.url)
+        monkeypatch.setenv("LIVEKIT_API_KEY", KEY)
+        monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
+        yield server
+
+
+class Worker:
+    """One job with a recording handler first, then the handlers under test."""
+
+    def __init__(self, job: JobRun, log: list[CallEvent]) -> None:
+        self.job = job
+        self.log = log
+
+    def types(self, call_id: str | None = None) -> list[str]:
+        return [e.type for e in self.log if call_id is None or e.call_id == call_id]
+
+    def of(self, type_: str) -> list[Any]:
+        return [e for e in self.log if e.type == type_]
+
+    async def until(self, type_: str, count: int = 1, timeout: float = 5) -> list[Any]:
+        async with asyncio.timeout(timeout):
+            while len(self.of(type_)) < count:
+                await asyncio.sleep(0.01)
+        return self.of(type_)
+
+
+async def start(
+    livekit: FakeLiveKit, *handlers: Any, rules: Path | None = None, **settings: Any
+) -> Worker:
+    log: list[CallEvent] = []
+
+    async def record(event: CallEvent) -> None:
+        log.append(event)
+
+    config = worker_config(
+        load_settings(
+            handlers=("router",) if rules else (),
+            rules=rules,
+            action_timeout_s=settings.pop("action_timeout_s", 2.0),
+            hangup_grace_s=0.2,
+            **settings,
+        ),
+        handlers=[record, *handlers],
+    )
+    job = await run_job(livekit, functools.partial(entrypoint, config=config), room=ROOM)
+    return Worker(job, log)
+
+
+def on(type_: str, act: Callable[[CallControl], Awaitable[object]]) -> Any:
+    """A handler running `act` in the background of the job for each event of a type."""
+
+    async def handler(event: CallEvent) -> None:
+        if event.type == type_ and event.call.identity == "caller":
+            ctl = control(event)
+            ctl.calls.spawn(act(ctl))  # type: ignore[arg-type]
+
+    return handler
+
+
+async def test_two_hangups_make_one_request(livekit: FakeLiveKit, twirp: TwirpServer) -> None:
+    """Hangup twice at once: one RemoveParticipant; the call ends canceled by the agent."""
+
+    async def twice(ctl: CallControl) -> None:
+        await asyncio.gather(ctl.hangup(), ctl.hangup())
+
+    worker = await start(livekit, on("call.started", twice))
+    livekit.room(ROOM).join("caller", attributes=CALLER)
+    (ended,) = await worker.until("call.ended")
+    assert twirp.sent("RoomService/RemoveParticipant") == [{"room": ROOM, "identity": "caller"}]
+    assert (ended.outcome, ended.ended_by, ended.disconnect_reason) == (
+        "canceled",
+        "agent",
+        "PARTICIPANT_REMOVED",
+    )
+    assert await worker.job.wait() == "all calls ended"
+
+
+async def test_action_on_ended_call_is_refused(
+    livekit: FakeLiveKit, twirp: TwirpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A transfer asked for after the call ended sends nothing and says why."""
+    worker = await start(livekit, on("call.ended", lambda ctl: ctl.transfer("tel:+1555")))
+    room = livekit.room(ROOM)
+    room.join("caller", attributes=CALLER)
+    await worker.until("call.started")
+    room.leave("caller")
+    await worker.job.wait()
+    assert twirp.requests == []
+    assert "call action refused" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "reason"),
+    [(sip_error(603), 603, "Decline"), (server_error(503), None, "LiveKit answered 503")],
+)
+async def test_failed_transfer_is_an_event(
+    livekit: FakeLiveKit, twirp: TwirpServer, answer: Any, code: int | None, reason: str
+) -> None:
+    """603 or 5xx: `call.transfer_failed` with the SIP status; the call goes on."""
+    twirp.script("SIP/TransferSIPParticipant", answer)
+    worker = await start(livekit, on("call.started", lambda ctl: ctl.transfer("tel:+15551230000")))
+    livekit.room(ROOM).join("caller", attributes=CALLER)
+    (failed,) = await worker.until("call.transfer_failed")
+    assert (failed.to, failed.sip_status_code) == ("tel:+15551230000", code)
+    assert failed.reason.startswith(reason)
+    livekit.room(ROOM).leave("caller")
+    await worker.until("call.ended")
+    assert worker.types() == ["call.started", "call.transfer_failed", "call.ended"]
+
+
+async def test_transfer_success(livekit: FakeLiveKit, twirp: TwirpServer) -> None:
+    """A transfer LiveKit accepts: the exact REFER request and `call.transfer_succeeded`."""
+    worker = await start(
+        livekit,
+        on(
+            "call.started",
+            lambda ctl: ctl.transfer(
+                "sip:desk@pbx.example", play_dialtone=True, headers={"X-Why": "vip"}
+            ),
+        ),
+    )
+    livekit.room(ROOM).join("caller", attributes=CALLER)
+    (done,) = await worker.until("call.transfer_succeeded")
+    assert done.to == "sip:desk@pbx.example"
+    assert twirp.sent("SIP/TransferSIPParticipant") == [
+        {
+            "room_name": ROOM,
+            "participant_identity": "caller",
+            "transfer_to": "sip:desk@pbx.example",
+            "play_dialtone": True,
+            "headers": {"X-Why": "vip"},
+            "ringing_timeout": "30s",
+        }
+    ]
+    worker.job.shutdown()
+    await worker.job.wait()
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "code"),
+    [
+        (sip_error(486), "busy", 486),
+        (sip_error(603), "busy", 603),
+        (sip_error(480), "no-answer", 480),
+        (Delay(5.0), "no-answer", None),
+        (server_error(500, "boom"), "failed", None),
+    ],
+)
+async def test_failed_dial_is_a_call_that_ended(
+    livekit: FakeLiveKit, twirp: TwirpServer, answer: Any, outcome: str, code: int | None
+) -> None:
+    """A dial that fails before its participant joins: started, action_failed, ended."""
+    twirp.script("SIP/CreateSIPParticipant", answer)
+
+    async def dial(ctl: CallControl) -> None:
+        await ctl.dial("+15550002222", trunk="ST_out", identity="callee", wait_until_answered=False)
+
+    worker = await start(livekit, on("call.started", dial), action_timeout_s=0.3)
+    livekit.room(ROOM).join("caller", attributes=CALLER)
+    (ended,) = await worker.until("call.ended")
+    assert worker.types("callee") == ["call.started", "call.action_failed", "call.ended"]
+    failed = worker.of("call.action_failed")[0]
+    assert (failed.action, failed.sip_status_code) == ("dial", code)
+    assert (ended.outcome, ended.sip_status_code, ended.call.direction) == (
+        outcome,
+        code,
+        "outbound",
+    )
+    assert ended.call.to_number == "+15550002222"
+    # The caller's call is untouched by the dial's failure.
+    assert worker.types("SCL_in") == ["call.started"]
+    livekit.room(ROOM).leave("caller")
+    assert await worker.job.wait() == "all calls ended"
+
+
+async def test_dial_joins_and_is_tracked(livekit: FakeLiveKit, twirp: TwirpServer) -> None:
+    """A dial LiveKit answers: the exact request, then the callee is a call like any other."""
+
+    async def dial(ctl: CallControl) -> None:
+        await ctl.dial(
+            "+15550002222",
+            trunk="ST_out",
+            from_number="+15550100000",
+            identity="callee",
+            attributes={"campaign": "c7"},
+            ringing_timeout=20,
+        )
+
+    worker = await start(livekit, on("call.started", dial))
+    livekit.room(ROOM).join("caller", attributes=CALLER)
+    await worker.until("call.answered")
+    assert twirp.sent("SIP/CreateSIPParticipant") == [
+        {
+            "room_name": ROOM,
+            "sip_trunk_id": "ST_out",
+            "sip_call_to": "+15550002222",
+            "sip_number": "+15550100000",
+            "participant_identity": "callee",
+            "participant_attributes": {"campaign": "c7"},
+            "wait_until_answered": True,
+            "ringing_timeout": "20s",
+        }
+    ]
+    assert worker.types("SCL_callee") == ["call.started", "call.answered"]
+    worker.job.shutdown()
+    await worker.job.wait()
+
+
+async def test_dial_busy_after_joining_carries_sip_status(
+    livekit: FakeLiveKit, twirp: TwirpServer
+) -> None:
+    """The callee joined dialing, left USER_REJECTED, then the dial answered 486: one end."""
+    room = livekit.room(ROOM)
+
+    async def busy_after_ringing(request: Any) -> None:
+        return None
+
+    twirp.script("SIP/CreateSIPParticipant", Delay(0.3, sip_error(486)))
+
+    async def dial(ctl: CallControl) -> None:
+        task = asyncio.ensure_future(ctl.dial("+15550002222", trunk="ST_out", identity="callee"))
+        await asyncio.sleep(0.05)
+        room.join("callee", attributes={"sip.callStatus": "dialing", "sip.callID": "SCL_out"})
+        await asyncio.sleep(0.05)
+        room.leave("callee", "USER_REJECTED")
+        await task
+
+    worker = await start(livekit, on("call.started", dial))
+    room.join("caller", attributes=CALLER)
+    (ended,) = await worker.until("call.ended")
+    assert worker.types("SCL_out") == ["call.started", "call.action_failed", "call.ended"]
+    assert (ended.outcome, ended.disconnect_reason, ended.sip_status_code) == (
+        "busy",
+        "USER_REJECTED",
+        486,
+    )
+    worker.job.shutdown()
+    await worker.job.wait()
+
+
+async def test_connection_refused_is_reported(
+    livekit: FakeLiveKit, twirp: TwirpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No LiveKit API reachable: `call.action_failed`, and the call is still tracked."""
+    monkeypatch.setenv("LIVEKIT_URL", "http://127.0.0.1:9")
+    worker = await start(livekit, on("call.started", lambda ctl: ctl.dispatch_agent("support")))
+    livekit.room(ROOM).join("caller", attributes=CALLER)
+    (failed,) = await worker.until("call.action_failed")
+    assert failed.action == "dispatch_agent"
+    assert "ClientConnectorError" in failed.error
+    livekit.room(ROOM).leave("caller")
+    (ended,) = await worker.until("call.ended")
+    assert ended.outcome == "canceled"
+    await worker.job.wait()
+
+
+async def test_attributes_dtmf_and_dispatch(livekit: FakeLiveKit, twirp: TwirpServer) -> None:
+    """set_attributes updates the participant (seen as call.updated); dispatch and DTMF go out."""
+    sent_dtmf: list[tuple[int, str]] = []
+
+    async def act(ctl: CallControl) -> None:
+        local = ctl.calls.room.local_participant
+
+        async def publish_dtmf(*, code: int, digit: str) -> None:
+            sent_dtmf.append((code, digit))
+
+        local.publish_dtmf = publish_dtmf  # type: ignore[method-assign]
+        assert await ctl.set_attributes({"queue": "billing"})
+        assert await ctl.dispatch_agent("support-agent", '{"k": 1}') is not None
+        assert await ctl.send_dtmf("1#")
+
+    worker = await start(livekit, on("call.started", act))
+    livekit.room(ROOM).join("caller", attributes=CALLER)
+    (updated,) = await worker.until("call.updated")
+    assert updated.added == {"queue": "billing"}
+    await asyncio.sleep(0.1)
+    assert twirp.sent("AgentDispatchService/CreateDispatch") == [
+        {"agent_name": "support-agent", "room": ROOM, "metadata": '{"k": 1}'}
+    ]
+    assert sent_dtmf == [(1, "1"), (11, "#")]
+    worker.job.shutdown()
+    await worker.job.wait()
