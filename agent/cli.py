@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from livekit.agents import AgentServer
@@ -71,13 +71,13 @@ def dev(ctx: typer.Context) -> None:
 
 @app.command()
 def simulate(
-    scenario: str = typer.Argument("", help="A scenario file, or the name of a shipped one."),
-    rules: Path | None = typer.Option(None, help="Routing rules (TOML); adds the router."),
-    speed: float = typer.Option(10.0, help="Scenario seconds per real second; 0: no waiting."),
-    list_: bool = typer.Option(False, "--list", help="List the shipped scenarios."),
+    scenario: Annotated[str, typer.Argument(help="A scenario file or a shipped one's name.")] = "",
+    rules: Annotated[Path | None, typer.Option(help="Routing rules file; adds the router.")] = None,
+    speed: Annotated[float, typer.Option(help="Scenario seconds per real second; 0: none.")] = 10.0,
+    list_: Annotated[bool, typer.Option("--list", help="List the shipped scenarios.")] = False,
 ) -> None:
     """Play scripted calls through the worker on an embedded LiveKit (no account needed)."""
-    # Imported here: the stand-in loads the SDK's native library, which start/dev do not need.
+    # Imported here: the simulator and the stand-in are imports start and dev do not need.
     from .simulator.command import listing
     from .simulator.command import simulate as play
 
