@@ -12,7 +12,7 @@ from .handlers import Handler, HandlerFactory
 from .logs import make_logger
 from .metrics import pipeline_observer
 from .pipeline import Pipeline
-from .room_calls import RoomCalls
+from .room_calls import Clock, RoomCalls, utc_now
 from .settings import Settings
 
 
@@ -22,6 +22,8 @@ class WorkerConfig:
 
     settings: Settings
     handler_factories: Sequence[HandlerFactory] = field(default_factory=tuple)
+    clock: Clock = utc_now
+    """Where call times come from; the simulator plays scenarios on its own clock."""
 
     def build_handlers(self) -> list[Handler]:
         return [factory(self.settings) for factory in self.handler_factories]
@@ -43,6 +45,7 @@ async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
         settings,
         logger,
         on_idle=lambda: ctx.shutdown("all calls ended"),
+        clock=config.clock,
     )
     calls.attach()
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
-from ..room_calls import Clock, RoomCalls, utc_now
+from ..room_calls import utc_now
 
 
 class ScenarioClock:
@@ -23,19 +20,3 @@ class ScenarioClock:
 
     def advance(self, seconds: float) -> None:
         self.elapsed += seconds
-
-
-@contextlib.contextmanager
-def worker_clock(clock: Clock) -> Iterator[None]:
-    """Make every RoomCalls built meanwhile read `clock`.
-
-    The entrypoint builds RoomCalls with its default clock and takes no clock itself;
-    swapping that keyword default is the narrowest change that keeps the real entrypoint.
-    """
-    defaults: dict[str, Any] = vars(RoomCalls)["__init__"].__kwdefaults__
-    saved = defaults["clock"]
-    defaults["clock"] = clock
-    try:
-        yield
-    finally:
-        defaults["clock"] = saved

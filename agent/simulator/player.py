@@ -17,7 +17,7 @@ from ..entrypoint import WorkerConfig, entrypoint
 from ..handlers import as_factory
 from ..testing.job import JobRun, run_job
 from ..testing.livekit_room import FakeLiveKit, FakeRoom
-from .clock import ScenarioClock, worker_clock
+from .clock import ScenarioClock
 from .model import DeleteRoom, Dtmf, Join, Leave, Reconnect, Scenario, SetAttributes, Step, Wait
 from .results import PlayResult, Recorder, collect, summary_line
 
@@ -125,13 +125,14 @@ async def play(
 ) -> PlayResult:
     """Play the scenario through the real entrypoint with `config`'s handlers; check it."""
     recorder = Recorder()
+    clock = ScenarioClock()
     config = replace(
         config,
         handler_factories=(*config.handler_factories, as_factory(recorder, "simulator")),
+        clock=clock,
     )
-    clock = ScenarioClock()
     stage = _Stage(scenario, config, clock, speed)
-    with stage.livekit, worker_clock(clock):
+    with stage.livekit:
         try:
             for step in scenario.steps:
                 if step.note:
