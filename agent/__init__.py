@@ -5,20 +5,25 @@ The public surface, at a glance:
 - events: `CallEvent` and its members, `event_to_dict`
 - outcomes: `Outcome`, `EndedBy`, `classify`
 - handlers: `Handler`, `FunctionHandler`, `LogHandler`, `Router`, `Rule`, `load_rules`
+- call control: `CallControl`, `control` (hang up, transfer, dial, dispatch an agent)
 - the worker: `Settings`, `load_settings`, `create_server`, `entrypoint`, `main`
 """
 
 from .call import Call, CallStatus, Direction, Headers, ProviderIds, parse_call
 from .cli import main
+from .control import CallControl, control
 from .entrypoint import WorkerConfig, entrypoint
 from .errors import ConfigError
 from .events import (
+    CallActionFailed,
     CallAnswered,
     CallDtmf,
     CallEnded,
     CallEvent,
     CallStarted,
     CallStatusChanged,
+    CallTransferFailed,
+    CallTransferSucceeded,
     CallUpdated,
     event_to_dict,
 )
@@ -30,13 +35,17 @@ from .settings import Settings, load_settings
 
 __all__ = [
     "Call",
+    "CallActionFailed",
     "CallAnswered",
+    "CallControl",
     "CallDtmf",
     "CallEnded",
     "CallEvent",
     "CallStarted",
     "CallStatus",
     "CallStatusChanged",
+    "CallTransferFailed",
+    "CallTransferSucceeded",
     "CallUpdated",
     "ConfigError",
     "Direction",
@@ -53,6 +62,7 @@ __all__ = [
     "Settings",
     "WorkerConfig",
     "classify",
+    "control",
     "create_server",
     "entrypoint",
     "event_to_dict",

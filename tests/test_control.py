@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +91,13 @@ async def start(
     return Worker(job, log)
 
 
-def on(type_: str, act: Callable[[CallControl], Awaitable[object]]) -> Any:
+def on(type_: str, act: Callable[[CallControl], Coroutine[Any, Any, object]]) -> Any:
     """A handler running `act` in the background of the job for each event of a type."""
 
     async def handler(event: CallEvent) -> None:
         if event.type == type_ and event.call.identity == "caller":
             ctl = control(event)
-            ctl.calls.spawn(act(ctl))  # type: ignore[arg-type]
+            ctl.background(act(ctl))
 
     return handler
 
@@ -256,9 +256,6 @@ async def test_dial_busy_after_joining_carries_sip_status(
 ) -> None:
     """The callee joined dialing, left USER_REJECTED, then the dial answered 486: one end."""
     room = livekit.room(ROOM)
-
-    async def busy_after_ringing(request: Any) -> None:
-        return None
 
     twirp.script("SIP/CreateSIPParticipant", Delay(0.3, sip_error(486)))
 

@@ -13,7 +13,7 @@ import contextvars
 import json
 import secrets
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -123,6 +123,11 @@ class CallControl:
     @property
     def room(self) -> str:
         return self.calls.room.name
+
+    def background(self, action: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run an action beside event delivery: a handler must not wait out a ringing
+        transfer or dial (the handler timeout would cancel it). The job waits for it."""
+        return self.calls.spawn(action)
 
     @property
     def _log(self) -> Any:

@@ -52,7 +52,7 @@ def _check(action: str, args: Any, spec: Spec) -> dict[str, Any]:
 def _background(work: Callable[[CallControl], Coroutine[Any, Any, object]]) -> Action:
     async def run(event: CallEvent) -> None:
         ctl = CallControl.for_event(event)
-        ctl.calls.spawn(work(ctl))
+        ctl.background(work(ctl))
 
     return run
 
@@ -118,7 +118,7 @@ def dispatch_agent(args: Any) -> Action:
         if source is not None:
             # JSON, as a voice agent reads its job metadata.
             metadata = json.dumps(_METADATA_FROM[source](event), sort_keys=True)
-        ctl.calls.spawn(ctl.dispatch_agent(kwargs["agent_name"], metadata))
+        ctl.background(ctl.dispatch_agent(kwargs["agent_name"], metadata))
 
     return run
 
