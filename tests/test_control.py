@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from livekit import rtc
 
 from agent.control import CallControl, control
 from agent.entrypoint import entrypoint
@@ -30,6 +31,7 @@ CALLER = {
     "sip.ruleID": "SDR_1",
     "sip.h.x-tier": "gold",
 }
+RPC_PAYLOAD = '{"headers": {"X-Reason": "done"}}'
 
 
 @pytest.fixture
@@ -187,7 +189,7 @@ async def test_transfer_success(livekit: FakeLiveKit, twirp: TwirpServer) -> Non
         (sip_error(486), "busy", 486),
         (sip_error(603), "busy", 603),
         (sip_error(480), "no-answer", 480),
-        (Delay(5.0), "no-answer", None),
+        (Delay(1.0), "no-answer", None),
         (server_error(500, "boom"), "failed", None),
     ],
 )
@@ -322,3 +324,45 @@ async def test_attributes_dtmf_and_dispatch(livekit: FakeLiveKit, twirp: TwirpSe
     assert sent_dtmf == [(1, "1"), (11, "#")]
     worker.job.shutdown()
     await worker.job.wait()
+
+
+@pytest.mark.parametrize("supported", [True, False])
+async def test_hangup_with_bye_headers(
+    livekit: FakeLiveKit, twirp: TwirpServer, supported: bool
+) -> None:
+    """Headers go by lk.sip.EndCall where the SIP service has it, else RemoveParticipant."""
+    rpcs: list[dict[str, Any]] = []
+
+    async def hang_up(ctl: CallControl) -> None:
+        async def perform_rpc(**request: Any) -> str:
+            rpcs.append(request)
+            if not supported:
+                raise rtc.RpcError(rtc.RpcError.ErrorCode.UNSUPPORTED_METHOD, "unsupported")
+            livekit.room(ROOM).leave("caller", "CLIENT_INITIATED")
+            return ""
+
+        ctl.calls.room.local_participant.perform_rpc = perform_rpc  # type: ignore[method-assign]
+        await ctl.hangup(headers={"X-Reason": "done"})
+
+    worker = await start(livekit, on("call.started", hang_up))
+    livekit.room(ROOM).join("caller", attributes=CALLER)
+    await worker.job.wait()
+    assert rpcs == [
+        {"destination_identity": "caller", "method": "lk.sip.EndCall", "payload": RPC_PAYLOAD}
+    ]
+    removed = twirp.sent("RoomService/RemoveParticipant")
+    assert removed == ([] if supported else [{"room": ROOM, "identity": "caller"}])
+
+
+async def test_hangup_all_deletes_the_room_once(livekit: FakeLiveKit, twirp: TwirpServer) -> None:
+    """Two hangup_all: one DeleteRoom; the call ends ROOM_DELETED, by the agent."""
+
+    async def twice(ctl: CallControl) -> None:
+        await asyncio.gather(ctl.hangup_all(), ctl.hangup_all())
+
+    worker = await start(livekit, on("call.started", twice))
+    livekit.room(ROOM).join("caller", attributes=CALLER)
+    await worker.job.wait()
+    assert twirp.sent("RoomService/DeleteRoom") == [{"room": ROOM}]
+    (ended,) = worker.of("call.ended")
+    assert (ended.disconnect_reason, ended.ended_by) == ("ROOM_DELETED", "agent")
