@@ -10,6 +10,7 @@ from ..actions import import_object
 from ..errors import ConfigError
 from ..metrics import MetricsHandler
 from ..settings import Settings
+from ..store.handler import StoreHandler
 from .base import EventFunction, FunctionHandler, Handler, HandlerFactory
 from .log import LogHandler
 from .router import Router
@@ -18,6 +19,7 @@ BUILTIN: Mapping[str, HandlerFactory] = {
     "log": LogHandler.from_settings,
     "router": Router.from_settings,
     "metrics": MetricsHandler.from_settings,
+    "store": StoreHandler.from_settings,
 }
 
 

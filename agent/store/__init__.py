@@ -1,0 +1,6 @@
+"""The call log: one record per call and its timeline, in SQLite or PostgreSQL."""
+
+from .api import CallQuery, CallStore
+from .handler import StoreHandler
+
+__all__ = ["CallQuery", "CallStore", "StoreHandler"]

@@ -1,0 +1,87 @@
+"""One SQLAlchemy engine per database URL and process, migrated to the head on first use.
+
+SQLite is tuned for several job threads and processes writing at once: WAL (readers never
+block the writer), a busy timeout (writers queue instead of failing) and `BEGIN IMMEDIATE`
+(a transaction takes the write lock up front, so two writers cannot deadlock on an upgrade
+from a read lock, which SQLite answers with an immediate "database is locked").
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+from ..errors import ConfigError
+from .migrate import upgrade
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def database_url(url: str) -> URL:
+    """`SIP_AGENT_DB_URL` as SQLAlchemy reads it; plain `postgresql://` uses psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        msg = f"invalid setting SIP_AGENT_DB_URL: {exc} (use sqlite:///path.db or postgresql://...)"
+        raise ConfigError(msg) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend not in ("sqlite", "postgresql"):
+        msg = f"invalid setting SIP_AGENT_DB_URL: {backend} is not supported (sqlite or postgresql)"
+        raise ConfigError(msg)
+    return parsed
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not open transactions itself: the `begin` listener does, IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _create(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    # pre_ping: a fleet's database restarts; a stale pooled connection must not fail a write.
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def engine_for(url: str) -> Engine:
+    """The process's engine for `url`, schema migrated; raises if the database is down."""
+    key = str(url)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _create(database_url(url))
+            try:
+                upgrade(engine)
+            except Exception:
+                engine.dispose()
+                raise
+            _engines[key] = engine
+        return engine
+
+
+def dispose_all() -> None:
+    """Close every pooled connection (tests, and a process about to exit)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()

@@ -1,0 +1,184 @@
+"""The call log against a real SQLite file and the real local PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect
+
+from agent.logs import make_logger
+from agent.settings import Settings, load_settings
+from agent.store import CallQuery, CallStore, StoreHandler
+from agent.store.engine import database_url, dispose_all
+from agent.store.migrate import upgrade
+from tests.call_log_support import (
+    PG_URL_ENV,
+    busy_call,
+    reset_postgres,
+    throwaway_postgres,
+    twilio_call,
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """CI names its scratch database; elsewhere a throwaway cluster is started."""
+    if url := os.environ.get(PG_URL_ENV):
+        yield url
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{PG_URL_ENV} is not set: .ci/run must start PostgreSQL and export it")
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/calls.db"
+    else:
+        url: str = request.getfixturevalue("postgres_url")
+        reset_postgres(url)
+        yield url
+    dispose_all()
+
+
+def settings_for(db_url: str, **overrides: object) -> Settings:
+    return load_settings(db_url=db_url, log_format="json", **overrides)
+
+
+async def record(settings: Settings, *calls: list, logs: io.StringIO | None = None) -> None:
+    handler = StoreHandler(settings, make_logger(settings, logs or io.StringIO()))
+    for events in calls:
+        for event in events:
+            await handler.handle(event)
+    await handler.aclose()
+
+
+async def test_a_twilio_call_is_one_record_with_its_timeline(db_url: str) -> None:
+    """A call's ids, masked numbers, headers, timeline, outcome and durations are stored."""
+    await record(settings_for(db_url), twilio_call(1))
+    store = CallStore.open(db_url)
+    call = store.find("SCL_00001")
+    assert call is not None
+    assert call["twilio_call_sid"] == f"CA{1:032x}"
+    assert (call["from_number"], call["to_number"]) == ("********0001", "********0002")
+    assert call["identity"] == "sip_********0001"
+    assert json.loads(call["headers"]) == {"x-customer-id": "cust-1"}
+    assert json.loads(call["custom"]) == {"tier": "gold"}
+    assert (call["direction"], call["trunk_id"], call["rule_id"]) == (
+        "inbound",
+        "ST_twilio",
+        "SDR_main",
+    )
+    assert (call["outcome"], call["ended_by"], call["disconnect_reason"]) == (
+        "completed",
+        "caller",
+        "CLIENT_INITIATED",
+    )
+    assert (call["ringing_s"], call["talk_s"], call["duration_s"]) == (4.0, 30.0, 34.0)
+    assert (call["answered_at"] - call["started_at"]).total_seconds() == 4.0
+    timeline = store.timeline("SCL_00001")
+    assert [(e["seq"], e["type"]) for e in timeline] == [
+        (1, "call.started"),
+        (2, "call.status_changed"),
+        (3, "call.answered"),
+        (4, "call.status_changed"),
+        (5, "call.ended"),
+    ]
+    assert "+15550000001" not in json.dumps([e["data"] for e in timeline])
+
+
+async def test_full_numbers_and_sip_status_code_when_known(db_url: str) -> None:
+    """`SIP_AGENT_PHONE_NUMBERS=full` keeps numbers; a refused call keeps its SIP code."""
+    await record(settings_for(db_url, phone_numbers="full"), busy_call(7))
+    call = CallStore.open(db_url).find("SCL_out00007")
+    assert call is not None
+    assert call["to_number"] == "+49300000007"
+    assert (call["outcome"], call["sip_status_code"], call["answered_at"]) == ("busy", 486, None)
+
+
+async def test_found_by_twilio_call_sid_and_listed_by_filters(db_url: str) -> None:
+    """Calls are found by CallSid and filtered by outcome, number, trunk and limit."""
+    await record(settings_for(db_url), *(twilio_call(n) for n in range(3)), busy_call(9))
+    store = CallStore.open(db_url)
+    found = store.find(f"CA{2:032x}")
+    assert found is not None
+    assert found["call_id"] == "SCL_00002"
+    assert [c["call_id"] for c in store.calls(CallQuery(outcome="busy"))] == ["SCL_out00009"]
+    assert [c["call_id"] for c in store.calls(CallQuery(number="+15550000001"))] == ["SCL_00001"]
+    assert len(list(store.calls(CallQuery(trunk="ST_twilio")))) == 3
+    assert len(list(store.calls(CallQuery(limit=2)))) == 2
+
+
+async def test_replayed_events_change_nothing(db_url: str) -> None:
+    """An event written twice (a retry) leaves one timeline row and the latest state."""
+    events = twilio_call(3)
+    await record(settings_for(db_url), events, events[:2])
+    store = CallStore.open(db_url)
+    call = store.find("SCL_00003")
+    assert call is not None
+    assert (call["last_seq"], call["status"], call["outcome"]) == (5, "hangup", "completed")
+    assert len(store.timeline("SCL_00003")) == 5
+
+
+def _write_calls(db_url: str, first: int, count: int) -> None:
+    import asyncio
+
+    asyncio.run(
+        record(settings_for(db_url), *(twilio_call(n) for n in range(first, first + count)))
+    )
+
+
+def test_several_processes_write_at_once(db_url: str) -> None:
+    """Four job processes write 25 calls each at the same time: all 100 are stored."""
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_write_calls, args=(db_url, i * 100, 25)) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    store = CallStore.open(db_url)
+    calls = list(store.calls(CallQuery(limit=None)))
+    assert len(calls) == 100
+    assert {c["outcome"] for c in calls} == {"completed"}
+    assert all(len(store.timeline(c["call_id"])) == 5 for c in calls)
+
+
+async def test_migrates_an_older_schema_keeping_its_calls(db_url: str) -> None:
+    """A database at the first schema version is upgraded at start and keeps its calls."""
+    engine = create_engine(database_url(db_url))
+    upgrade(engine, "0001")
+    await record(settings_for(db_url), twilio_call(5))  # opens the store: migrates to head
+    assert {"webhook_outbox", "webhook_leases"} <= set(inspect(engine).get_table_names())
+    assert CallStore(engine).find("SCL_00005") is not None
+    engine.dispose()
+
+
+async def test_database_down_then_back_loses_nothing(tmp_path: Path) -> None:
+    """While the database cannot be opened events wait, with one warning; then all land."""
+    folder = tmp_path / "not-yet"
+    settings = settings_for(f"sqlite:///{folder}/calls.db")
+    logs = io.StringIO()
+    handler = StoreHandler(settings, make_logger(settings, logs))
+    events = twilio_call(8)
+    for event in events[:3]:
+        await handler.handle(event)
+    warnings = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert [w["event"] for w in warnings] == [
+        "call log write failed; events kept in memory and retried"
+    ]
+    assert "SIP_AGENT_DB_URL" in warnings[0]["fix"]
+    folder.mkdir()
+    for event in events[3:]:
+        await handler.handle(event)
+    await handler.aclose()
+    assert len(CallStore.open(settings.db_url).timeline("SCL_00008")) == 5
+    assert "writes resumed" in logs.getvalue()
