@@ -80,8 +80,15 @@ DELIVERIES = Counter("sip_agent_webhook_deliveries", "Webhook deliveries acknowl
 class HandlerObserver:
     """The pipeline's observer: latency and errors per handler."""
 
+    def __init__(self) -> None:
+        # `labels()` costs more than `observe()`: look each handler's series up once.
+        self._latency: dict[str, Histogram] = {}
+
     def handled(self, handler: str, event_type: str, seconds: float, failed: bool) -> None:
-        HANDLER_SECONDS.labels(handler).observe(seconds)
+        latency = self._latency.get(handler)
+        if latency is None:
+            latency = self._latency[handler] = HANDLER_SECONDS.labels(handler)
+        latency.observe(seconds)
         if failed:
             HANDLER_ERRORS.labels(handler).inc()
 

@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# The sip-call-agent worker: `docker build -t sip-agent .` from a clean checkout.
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first, from pyproject.toml alone: this layer is rebuilt only when they change.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
+    && pip install -r requirements.txt
+# Then the code, without touching the dependency layer.
+COPY README.md ./
+COPY agent ./agent
+RUN pip install --no-deps .
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    # This worker never runs voice models: do not preload them (~300 MiB per job process).
+    LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE=0 \
+    SIP_AGENT_HEALTH_PORT=8081 \
+    SIP_AGENT_METRICS_PORT=9100 \
+    # The default SQLite call log lives in the data directory (mount a volume, or use PostgreSQL).
+    SIP_AGENT_DB_URL=sqlite:////data/sip-agent.db
+RUN useradd --system --uid 10001 --home-dir /data --create-home --shell /usr/sbin/nologin agent
+COPY --from=build /opt/venv /opt/venv
+USER agent
+WORKDIR /data
+EXPOSE 8081 9100
+# GET / is 503 when LiveKit is unreachable or a required handler (store, outbox) cannot work.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/' % os.environ.get('SIP_AGENT_HEALTH_PORT', '8081'), timeout=4)"]
+# livekit-agents drains on SIGTERM: no new calls are accepted and live ones run to their end
+# (allow for it in the orchestrator's stop timeout, e.g. terminationGracePeriodSeconds).
+STOPSIGNAL SIGTERM
+CMD ["python", "-m", "agent", "start"]

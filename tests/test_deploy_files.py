@@ -1,0 +1,58 @@
+"""The container and deployment files are well-formed and agree with the worker's settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from google.protobuf import json_format
+from livekit.protocol import sip
+
+from agent.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_inbound_trunk_is_a_valid_livekit_request() -> None:
+    """The trunk file parses as CreateSIPInboundTrunkRequest and copies headers to attributes."""
+    text = (ROOT / "deploy/livekit/inbound-trunk.json").read_text()
+    request = json_format.Parse(text, sip.CreateSIPInboundTrunkRequest())
+    assert request.trunk.headers_to_attributes
+    assert request.trunk.include_headers == sip.SIP_X_HEADERS
+
+
+def test_dispatch_rule_sends_calls_to_this_worker() -> None:
+    """The dispatch rule parses and its roomConfig.agents names the default agent name."""
+    text = (ROOT / "deploy/livekit/dispatch-rule.json").read_text()
+    request = json_format.Parse(text, sip.CreateSIPDispatchRuleRequest())
+    agents = [a.agent_name for a in request.dispatch_rule.room_config.agents]
+    assert agents == [Settings.model_fields["name"].default]
+    assert request.dispatch_rule.rule.HasField("dispatch_rule_individual")
+
+
+def test_dockerfile_copies_only_what_exists_and_starts_the_worker() -> None:
+    """Every COPY source exists, passes .dockerignore, and the CMD is `python -m agent start`."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    allowed = re.findall(r"^!(\S+?)/?$", (ROOT / ".dockerignore").read_text(), re.M)
+    sources = re.findall(r"^COPY (?!--from)(\S+)", dockerfile, re.M)
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), source
+        assert source.rstrip("/") in allowed, source
+    assert 'CMD ["python", "-m", "agent", "start"]' in dockerfile
+    assert re.search(r"^USER (?!root)", dockerfile, re.M)
+    assert "HEALTHCHECK" in dockerfile
+
+
+def test_kubernetes_example_reads_secrets_and_probes_health() -> None:
+    """The Deployment takes credentials from secrets and probes the health port."""
+    docs = list(yaml.safe_load_all((ROOT / "deploy/kubernetes/sip-agent.yaml").read_text()))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert {s["secretRef"]["name"] for s in container["envFrom"]} >= {"sip-agent-livekit"}
+    assert container["readinessProbe"]["httpGet"]["port"] == "health"
+    assert pod["terminationGracePeriodSeconds"] >= 600
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert not any(name.startswith("LIVEKIT_API") for name in env)
