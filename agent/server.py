@@ -10,7 +10,7 @@ from typing import Any
 
 from livekit.agents import AgentServer, JobExecutorType
 
-from . import ffi_routing, metrics
+from . import ffi_routing, metrics, webhooks
 from . import handlers as handler_registry
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
@@ -69,6 +69,8 @@ def create_server(settings: Settings | None = None, *, handlers: Sequence[Any] =
     )
     add_handler_checks(HEALTH, config.build_handlers())
     serve_health(server, HEALTH, "", settings.health_port)
+    if "webhook" in settings.handlers:
+        webhooks.drain_at_start(settings)
     server.rtc_session(
         functools.partial(entrypoint, config=config),
         agent_name=settings.name,

@@ -11,6 +11,7 @@ from ..errors import ConfigError
 from ..metrics import MetricsHandler
 from ..settings import Settings
 from ..store.handler import StoreHandler
+from ..webhooks.handler import WebhookHandler
 from .base import EventFunction, FunctionHandler, Handler, HandlerFactory
 from .log import LogHandler
 from .router import Router
@@ -20,6 +21,7 @@ BUILTIN: Mapping[str, HandlerFactory] = {
     "router": Router.from_settings,
     "metrics": MetricsHandler.from_settings,
     "store": StoreHandler.from_settings,
+    "webhook": WebhookHandler.from_settings,
 }
 
 

@@ -1,0 +1,6 @@
+"""Signed webhooks (Standard Webhooks) from a durable outbox, delivered in per-call order."""
+
+from .handler import WebhookHandler, drain_at_start
+from .sender import SenderOptions, start_sender, stop_senders
+
+__all__ = ["SenderOptions", "WebhookHandler", "drain_at_start", "start_sender", "stop_senders"]

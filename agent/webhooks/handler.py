@@ -1,0 +1,123 @@
+"""The `webhook` handler: each event into the durable outbox; the sender does the rest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from standardwebhooks import Webhook
+
+from ..errors import ConfigError
+from ..events import CallEvent
+from ..logs import make_logger
+from ..settings import Settings
+from ..store.buffer import BufferedWriter
+from ..store.engine import engine_for
+from ..store.records import utc
+from ..store.redact import redacted_event
+from .body import webhook_body, webhook_id
+from .outbox import Outbox, Row, now_utc
+from .sender import SenderOptions, start_sender
+
+GENERATE_SECRET = (
+    "python -c \"import base64,os; print('whsec_' + base64.b64encode(os.urandom(32)).decode())\""
+)
+
+
+def check_settings(settings: Settings) -> str:
+    """The signing secret, once URLs and secret are known to be usable."""
+    if not settings.webhook_urls:
+        raise ConfigError(
+            "missing setting SIP_AGENT_WEBHOOK_URLS: the webhook handler needs at least one URL"
+        )
+    for url in settings.webhook_urls:
+        if not url.startswith(("http://", "https://")):
+            msg = f"invalid setting SIP_AGENT_WEBHOOK_URLS: {url!r} is not an http(s) URL"
+            raise ConfigError(msg)
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
+    if not secret:
+        msg = f"missing setting SIP_AGENT_WEBHOOK_SECRET: generate one with {GENERATE_SECRET}"
+        raise ConfigError(msg)
+    try:
+        Webhook(secret)
+    except Exception:
+        msg = (
+            "invalid setting SIP_AGENT_WEBHOOK_SECRET: expected whsec_<base64>, "
+            f"make one with {GENERATE_SECRET}"
+        )
+        raise ConfigError(msg) from None
+    return secret
+
+
+class WebhookHandler:
+    """Queues each configured event for every URL; `handle` is one short database write."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        settings: Settings,
+        logger: Any | None = None,
+        options: SenderOptions | None = None,
+    ) -> None:
+        self._secret = check_settings(settings)
+        self._settings = settings
+        self._options = options
+        self._events = frozenset(settings.webhook_events)
+        self._log = logger if logger is not None else make_logger(settings)
+        self._outbox: Outbox | None = None
+        self._full = False
+        self._writer = BufferedWriter[list[Row]](
+            self._write, what="webhook outbox", db_url=settings.db_url, logger=self._log
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookHandler:
+        return cls(settings)
+
+    async def handle(self, event: CallEvent) -> None:
+        if self._events and event.type not in self._events:
+            return
+        settings = self._settings
+        data = redacted_event(event, settings.phone_numbers)
+        body = webhook_body(event, data, twilio=settings.webhook_twilio_fields)
+        now = now_utc()
+        common = {
+            "webhook_id": webhook_id(event),
+            "call_id": event.call_id,
+            "seq": event.seq,
+            "event_type": event.type,
+            "body": body,
+            "created_at": utc(event.at),
+            "next_attempt_at": now,
+        }
+        await self._writer.add([{**common, "url": url} for url in settings.webhook_urls])
+
+    def _write(self, batches: Sequence[list[Row]]) -> None:
+        """In a thread: opens the outbox (and this process's sender) on first use."""
+        if self._outbox is None:
+            self._outbox = Outbox(engine_for(self._settings.db_url))
+        limit = self._settings.webhook_outbox_max
+        refused = self._outbox.add([row for rows in batches for row in rows], limit)
+        if refused and not self._full:
+            self._log.warning(
+                "webhook outbox full; events not queued",
+                refused=refused,
+                limit=limit,
+                fix="endpoints down or too slow: fix them, or raise SIP_AGENT_WEBHOOK_OUTBOX_MAX",
+            )
+        self._full = bool(refused)
+        start_sender(self._settings.db_url, self._secret, self._log, self._options).wake()
+
+    async def aclose(self) -> None:
+        await self._writer.aclose()
+
+
+def drain_at_start(settings: Settings) -> None:
+    """The worker's own process drains the outbox from start-up: what a previous run left
+    goes out even if no call comes. A database that is down is a warning, not a crash."""
+    secret, logger = check_settings(settings), make_logger(settings)
+    try:
+        start_sender(settings.db_url, secret, logger)
+    except Exception as exc:  # the sender starts with the first event instead
+        logger.warning("webhook outbox unreachable at start", error=str(exc).splitlines()[0])

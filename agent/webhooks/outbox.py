@@ -1,0 +1,167 @@
+"""The durable outbox: one row per (event, URL) until the endpoint acknowledges it.
+
+Order per call is kept by sending only the oldest waiting row of each (URL, call), and by
+leases: one sender at a time per (URL, call), across threads, processes and workers.
+A lease outlives a crashed sender by at most `lease_s`; then another sender resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
+
+from ..store.api import upsert
+from ..store.records import utc
+from ..store.schema import webhook_leases, webhook_outbox
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One waiting row, as the sender needs it."""
+
+    id: int
+    webhook_id: str
+    url: str
+    call_id: str
+    seq: int
+    event_type: str
+    body: str
+    attempts: int
+
+    @property
+    def key(self) -> str:
+        return lease_key(self.url, self.call_id)
+
+
+def lease_key(url: str, call_id: str) -> str:
+    return hashlib.sha256(f"{url}\n{call_id}".encode()).hexdigest()
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outbox:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = upsert(engine)
+        waiting = webhook_outbox.c.rejected == 0
+        self._waiting = waiting
+
+    def depth(self) -> int:
+        """Rows still to deliver."""
+        with self.engine.connect() as db:
+            return int(db.execute(select(func.count()).where(self._waiting)).scalar_one())
+
+    def add(self, rows: Sequence[Row], limit: int) -> int:
+        """Queue rows (an event already queued is not queued twice); returns how many were
+        refused because the outbox holds `limit` rows."""
+        if not rows:
+            return 0
+        with self.engine.begin() as db:
+            depth = int(db.execute(select(func.count()).where(self._waiting)).scalar_one())
+            room = max(limit - depth, 0)
+            kept = rows[:room]
+            if kept:
+                stmt = self._insert(webhook_outbox).on_conflict_do_nothing()
+                db.execute(stmt, [dict(r, attempts=0, rejected=0) for r in kept])
+        return len(rows) - len(kept)
+
+    def due(self, limit: int) -> list[Delivery]:
+        """The oldest waiting row of each (URL, call), where it is due."""
+        heads = (
+            select(func.min(webhook_outbox.c.id))
+            .where(self._waiting)
+            .group_by(webhook_outbox.c.url, webhook_outbox.c.call_id)
+        )
+        query = (
+            select(webhook_outbox)
+            .where(webhook_outbox.c.id.in_(heads))
+            .where(webhook_outbox.c.next_attempt_at <= now_utc())
+            .order_by(webhook_outbox.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [_delivery(r) for r in db.execute(query).mappings()]
+
+    def next_of(self, url: str, call_id: str) -> Delivery | None:
+        """The oldest waiting row of this (URL, call) if it is due."""
+        query = (
+            select(webhook_outbox)
+            .where(self._waiting)
+            .where(webhook_outbox.c.url == url, webhook_outbox.c.call_id == call_id)
+            .order_by(webhook_outbox.c.id)
+            .limit(1)
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).mappings().first()
+        if row is None or utc(row["next_attempt_at"]) > now_utc():
+            return None
+        return _delivery(row)
+
+    def lease(self, key: str, owner: str, lease_s: float) -> bool:
+        """Take or extend the lease on one (URL, call); False if another sender holds it."""
+        now = now_utc()
+        stmt = self._insert(webhook_leases).values(
+            key=key, owner=owner, until=now + timedelta(seconds=lease_s)
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[webhook_leases.c.key],
+            set_={"owner": stmt.excluded.owner, "until": stmt.excluded.until},
+            where=or_(webhook_leases.c.until < now, webhook_leases.c.owner == owner),
+        )
+        with self.engine.begin() as db:
+            return bool(db.execute(stmt).rowcount)
+
+    def release(self, key: str, owner: str) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                delete(webhook_leases).where(
+                    and_(webhook_leases.c.key == key, webhook_leases.c.owner == owner)
+                )
+            )
+
+    def delivered(self, row_id: int) -> None:
+        with self.engine.begin() as db:
+            db.execute(delete(webhook_outbox).where(webhook_outbox.c.id == row_id))
+
+    def retry_later(self, row_id: int, delay_s: float, error: str) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                update(webhook_outbox)
+                .where(webhook_outbox.c.id == row_id)
+                .values(
+                    attempts=webhook_outbox.c.attempts + 1,
+                    next_attempt_at=now_utc() + timedelta(seconds=delay_s),
+                    last_error=error,
+                )
+            )
+
+    def rejected(self, row_id: int, error: str) -> None:
+        """Kept for inspection (`rejected = 1`), no longer sent."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(webhook_outbox)
+                .where(webhook_outbox.c.id == row_id)
+                .values(attempts=webhook_outbox.c.attempts + 1, rejected=1, last_error=error)
+            )
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        webhook_id=row["webhook_id"],
+        url=row["url"],
+        call_id=row["call_id"],
+        seq=row["seq"],
+        event_type=row["event_type"],
+        body=row["body"],
+        attempts=row["attempts"],
+    )

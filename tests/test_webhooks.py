@@ -1,0 +1,259 @@
+"""Webhooks against a real HTTP receiver on 127.0.0.1, from a real SQLite outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from standardwebhooks import Webhook
+
+from agent.logs import make_logger
+from agent.settings import Settings, load_settings
+from agent.store.engine import dispose_all
+from agent.webhooks import SenderOptions, WebhookHandler, stop_senders
+from tests.call_log_support import busy_call, free_port, twilio_call
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+FAST = SenderOptions(poll_s=0.05, lease_s=1.0, base_delay_s=0.05, timeout_s=2.0)
+
+
+@dataclass
+class Receiver:
+    """An HTTP endpoint that verifies every delivery and answers as told."""
+
+    port: int
+    answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    delay_s: float = 0.0
+    received: list[dict] = field(default_factory=list)
+    _runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks?token=t0ps3cret"
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        body = await request.text()
+        payload = Webhook(SECRET).verify(body, dict(request.headers))
+        self.received.append({"id": request.headers["webhook-id"], **payload})
+        await asyncio.sleep(self.delay_s)
+        status, headers = self.answers.pop(0) if self.answers else (204, {})
+        return web.Response(status=status, headers=headers)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hooks", self._hook)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def delivered(self) -> list[tuple[str, int]]:
+        """(call, seq) of each distinct delivery, in the order first received."""
+        seen: dict[str, tuple[str, int]] = {}
+        for r in self.received:
+            seen.setdefault(r["id"], (r["call_id"], r["seq"]))
+        return list(seen.values())
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver(free_port())
+    await r.start()
+    yield r
+    await r.stop()
+
+
+@pytest.fixture(autouse=True)
+def _senders() -> Iterator[None]:
+    yield
+    stop_senders()
+    dispose_all()
+
+
+def settings_for(tmp_path: Path, url: str, **overrides: object) -> Settings:
+    return load_settings(
+        db_url=f"sqlite:///{tmp_path}/calls.db",
+        webhook_urls=url,
+        webhook_secret=SECRET,
+        log_format="json",
+        **overrides,
+    )
+
+
+async def send(settings: Settings, *calls: list, logs: io.StringIO | None = None) -> None:
+    handler = WebhookHandler(settings, make_logger(settings, logs or io.StringIO()), FAST)
+    for events in calls:
+        for event in events:
+            await handler.handle(event)
+    await handler.aclose()
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+def in_call_order(delivered: list[tuple[str, int]]) -> bool:
+    last: dict[str, int] = {}
+    for call, seq in delivered:
+        if seq <= last.get(call, 0):
+            return False
+        last[call] = seq
+    return True
+
+
+async def test_signed_deliveries_carry_type_and_sequence(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Every event arrives signed (Standard Webhooks), with its type, call id and seq."""
+    await send(settings_for(tmp_path, receiver.url), twilio_call(1))
+    await until(lambda: len(receiver.received) == 5)
+    assert [(r["type"], r["seq"]) for r in receiver.received] == [
+        ("call.started", 1),
+        ("call.status_changed", 2),
+        ("call.answered", 3),
+        ("call.status_changed", 4),
+        ("call.ended", 5),
+    ]
+    ended = receiver.received[-1]
+    assert ended["data"]["outcome"] == "completed"
+    assert ended["data"]["call"]["from_number"] == "********0001"
+    assert len({r["id"] for r in receiver.received}) == 5
+
+
+async def test_twilio_fields_and_event_filter(tmp_path: Path, receiver: Receiver) -> None:
+    """Only the configured types are sent; Twilio-style names ride along when asked."""
+    settings = settings_for(
+        tmp_path, receiver.url, webhook_events="call.ended", webhook_twilio_fields=True
+    )
+    await send(settings, twilio_call(2))
+    await until(lambda: len(receiver.received) == 1)
+    body = receiver.received[0]
+    assert {k: body[k] for k in ("CallSid", "CallStatus", "Direction", "Duration")} == {
+        "CallSid": f"CA{2:032x}",
+        "CallStatus": "completed",
+        "Direction": "inbound",
+        "Duration": 34,
+    }
+    assert body["SequenceNumber"] == 4
+
+
+async def test_receiver_down_then_up_gets_everything_in_call_order(tmp_path: Path) -> None:
+    """Events queued while the endpoint is down all arrive later, each call in order."""
+    receiver = Receiver(free_port())
+    logs = io.StringIO()
+    await send(
+        settings_for(tmp_path, receiver.url),
+        twilio_call(1),
+        busy_call(2),
+        twilio_call(3),
+        logs=logs,
+    )
+    await asyncio.sleep(0.5)
+    assert "webhook delivery failed; retrying with backoff" in logs.getvalue()
+    await receiver.start()
+    try:
+        await until(lambda: len(receiver.delivered()) == 12)
+    finally:
+        await receiver.stop()
+    assert in_call_order(receiver.delivered())
+    assert "t0ps3cret" not in logs.getvalue()
+
+
+async def test_500_and_429_are_retried_400_is_not(tmp_path: Path, receiver: Receiver) -> None:
+    """5xx and 429 (after its Retry-After) are retried with the same id; 400 is logged once."""
+    receiver.answers = [(500, {}), (429, {"Retry-After": "1"}), (204, {}), (400, {})]
+    logs = io.StringIO()
+    started = time.monotonic()
+    await send(settings_for(tmp_path, receiver.url), busy_call(4), logs=logs)
+    await until(lambda: len(receiver.received) == 4)
+    first, retry_500, retry_429, refused = receiver.received
+    assert first["id"] == retry_500["id"] == retry_429["id"]
+    assert time.monotonic() - started >= 1.0
+    assert refused["type"] == "call.ended"
+    await asyncio.sleep(0.3)
+    assert len(receiver.received) == 4
+    rejected = [json.loads(line) for line in logs.getvalue().splitlines() if "rejected" in line]
+    assert len(rejected) == 1
+    assert rejected[0]["status"] == 400
+    assert rejected[0]["url"] == f"http://127.0.0.1:{receiver.port}/hooks"
+
+
+async def test_full_outbox_warns_and_names_the_setting(tmp_path: Path) -> None:
+    """Past SIP_AGENT_WEBHOOK_OUTBOX_MAX waiting events, new ones are refused with a warning."""
+    logs = io.StringIO()
+    settings = settings_for(tmp_path, f"http://127.0.0.1:{free_port()}/", webhook_outbox_max=3)
+    await send(settings, twilio_call(5), logs=logs)
+    full = [json.loads(line) for line in logs.getvalue().splitlines() if "outbox full" in line]
+    assert len(full) == 1
+    assert "SIP_AGENT_WEBHOOK_OUTBOX_MAX" in full[0]["fix"]
+
+
+WORKER = """
+import asyncio, sys
+from agent.logs import make_logger
+from agent.settings import load_settings
+from agent.webhooks import SenderOptions, WebhookHandler, start_sender
+from tests.call_log_support import twilio_call
+
+async def main() -> None:
+    db, url, secret, calls = sys.argv[1:]
+    settings = load_settings(db_url=db, webhook_urls=url, webhook_secret=secret)
+    options = SenderOptions(poll_s=0.05, lease_s=1.0, base_delay_s=0.05)
+    handler = WebhookHandler(settings, options=options)
+    for n in range(int(calls)):
+        for event in twilio_call(n):
+            await handler.handle(event)
+    start_sender(db, secret, make_logger(settings), options)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def worker(settings: Settings, url: str, calls: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, settings.db_url, url, SECRET, str(calls)],
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+async def test_worker_killed_mid_delivery_resumes_after_restart(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A worker killed while a delivery is in flight: its restart sends the rest, none lost."""
+    receiver.delay_s = 0.2
+    settings = settings_for(tmp_path, receiver.url)
+    first = worker(settings, receiver.url, calls=3)
+    await until(lambda: len(receiver.received) >= 4, timeout=30)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    restarted = worker(settings, receiver.url, calls=0)
+    try:
+        await until(lambda: len(receiver.delivered()) == 15, timeout=30)
+    finally:
+        restarted.kill()
+        restarted.wait()
+    delivered = receiver.delivered()
+    assert sorted(delivered) == sorted({(f"SCL_{n:05d}", s) for n in range(3) for s in range(1, 6)})
+    assert in_call_order(delivered)
+    ids_per_event = {(r["call_id"], r["seq"]): set() for r in receiver.received}
+    for r in receiver.received:
+        ids_per_event[(r["call_id"], r["seq"])].add(r["id"])
+    assert all(len(ids) == 1 for ids in ids_per_event.values())
