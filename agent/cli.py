@@ -13,6 +13,7 @@ import typer
 from livekit.agents import AgentServer
 from livekit.agents.cli import _legacy
 
+from .calls_cli import calls_app
 from .errors import ConfigError
 from .preflight import check_livekit
 from .server import create_server
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
     help="A LiveKit agent worker that turns SIP calls into typed call events.",
 )
+app.add_typer(calls_app, name="calls")
 _PASS_THROUGH: dict[str, Any] = {
     "allow_extra_args": True,
     "ignore_unknown_options": True,

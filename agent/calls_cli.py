@@ -1,0 +1,152 @@
+"""`python -m agent calls list|show|export`: the call log, for support and reporting.
+
+Reads `SIP_AGENT_DB_URL` only: no LiveKit credentials needed.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+
+from .errors import ConfigError
+from .settings import load_settings
+from .store import CallQuery, CallStore
+
+calls_app = typer.Typer(no_args_is_help=True, help="The call log: list, show and export calls.")
+
+_AGO = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+LIST_COLUMNS = ("started_at", "call_id", "twilio_call_sid", "direction", "from_number",
+                "to_number", "status", "outcome", "duration_s")  # fmt: skip
+
+
+class Format(enum.StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"sip-agent: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _since(value: str | None) -> datetime | None:
+    """`30m`, `2h`, `7d` ago, or an ISO date/time (UTC when no zone is given)."""
+    if not value:
+        return None
+    if match := _AGO.match(value):
+        return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"--since {value!r}: use 30m, 2h, 7d or an ISO date like 2026-03-01T09:00")
+        raise
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _open(db: str | None) -> CallStore:
+    try:
+        url = db or load_settings().db_url
+        return CallStore.open(url)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        _fail(f"cannot open the call log (SIP_AGENT_DB_URL): {str(exc).splitlines()[0]}")
+    raise AssertionError("unreachable")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+DbOption = typer.Option(None, "--db", help="Database URL (default: SIP_AGENT_DB_URL).")
+SinceOption = typer.Option(None, help="Calls started since: 30m, 2h, 7d or an ISO date.")
+FormatOption = typer.Option(Format.JSONL, "--format", help="csv or jsonl.")
+
+
+@calls_app.command("list")
+def list_calls(
+    since: str | None = SinceOption,
+    status: str | None = typer.Option(None, help="Last sip.callStatus (e.g. active, hangup)."),
+    outcome: str | None = typer.Option(None, help="completed, busy, no-answer, canceled, failed."),
+    number: str | None = typer.Option(None, help="A from or to number (masked or full)."),
+    trunk: str | None = typer.Option(None, help="A SIP trunk id."),
+    limit: int = typer.Option(50, help="At most this many calls, newest first."),
+    db: str | None = DbOption,
+) -> None:
+    """Calls, newest first, one line each."""
+    query = CallQuery(_since(since), status, outcome, number, trunk, limit)
+    rows = [[_cell(c[k]) for k in LIST_COLUMNS] for c in _open(db).calls(query)]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(LIST_COLUMNS)]
+    for line in [list(LIST_COLUMNS), *rows]:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _details(data: dict[str, Any]) -> str:
+    """An event's own fields (not the call snapshot) as `key=value`; a status change as
+    `old -> new`."""
+    if data["type"] == "call.status_changed":
+        return f"{data['previous_raw']} -> {data['raw']}"
+    own = {k: v for k, v in data.items() if k not in ("type", "seq", "at", "call")}
+    if data["type"] == "call.started":
+        own["status"] = data["call"]["raw_status"]
+    return " ".join(
+        f"{k}={json.dumps(v) if isinstance(v, dict | list) else v}"
+        for k, v in own.items()
+        if v is not None
+    )
+
+
+@calls_app.command()
+def show(
+    call_id: str = typer.Argument(..., help="A LiveKit call id (SCL_...) or a Twilio CallSid."),
+    db: str | None = DbOption,
+) -> None:
+    """One call: its record and its whole timeline."""
+    store = _open(db)
+    call = store.find(call_id)
+    if call is None:
+        _fail(f"no call {call_id!r} in the call log", code=1)
+        return
+    for key, value in call.items():
+        if key not in ("last_seq",) and value not in (None, "{}"):
+            typer.echo(f"{key + ':':<24}{_cell(value)}")
+    typer.echo("timeline:")
+    started = call["started_at"]
+    for event in store.timeline(call["call_id"]):
+        offset = (event["at"] - started).total_seconds()
+        data = json.loads(event["data"])
+        line = f"  {_cell(event['at'])}  +{offset:7.3f}s  #{event['seq']:<3} {event['type']:<22}"
+        typer.echo(f"{line} {_details(data)}".rstrip())
+
+
+@calls_app.command()
+def export(
+    format_: Format = FormatOption,
+    since: str | None = SinceOption,
+    outcome: str | None = typer.Option(None, help="Only calls with this outcome."),
+    db: str | None = DbOption,
+) -> None:
+    """Every call (filtered), to stdout: one CSV row or JSON line per call."""
+    query = CallQuery(since=_since(since), outcome=outcome, limit=None)
+    writer: Any = None
+    for call in _open(db).calls(query):
+        plain = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in call.items()}
+        if format_ is Format.JSONL:
+            typer.echo(json.dumps(plain))
+            continue
+        if writer is None:
+            writer = csv.DictWriter(sys.stdout, fieldnames=list(plain))
+            writer.writeheader()
+        writer.writerow(plain)
