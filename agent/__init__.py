@@ -6,6 +6,7 @@ The public surface, at a glance:
 - outcomes: `Outcome`, `EndedBy`, `classify`
 - handlers: `Handler`, `FunctionHandler`, `LogHandler`, `Router`, `Rule`, `load_rules`
 - call control: `CallControl`, `control` (hang up, transfer, dial, dispatch an agent)
+- the call log and webhooks: `CallStore`, `CallQuery`, `StoreHandler`, `WebhookHandler`
 - the worker: `Settings`, `load_settings`, `create_server`, `entrypoint`, `main`
 """
 
@@ -32,6 +33,8 @@ from .handlers.router import Rule, load_rules
 from .outcome import EndedBy, Outcome, classify
 from .server import create_server
 from .settings import Settings, load_settings
+from .store import CallQuery, CallStore, StoreHandler
+from .webhooks import WebhookHandler
 
 __all__ = [
     "Call",
@@ -41,9 +44,11 @@ __all__ = [
     "CallDtmf",
     "CallEnded",
     "CallEvent",
+    "CallQuery",
     "CallStarted",
     "CallStatus",
     "CallStatusChanged",
+    "CallStore",
     "CallTransferFailed",
     "CallTransferSucceeded",
     "CallUpdated",
@@ -60,6 +65,8 @@ __all__ = [
     "Router",
     "Rule",
     "Settings",
+    "StoreHandler",
+    "WebhookHandler",
     "WorkerConfig",
     "classify",
     "control",
