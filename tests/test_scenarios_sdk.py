@@ -104,6 +104,12 @@ class Call:
     async def settle(self) -> None:
         await self.room.settle()
 
+    async def delivered(self, count: int, timeout: float = 5) -> None:
+        """Handlers run in their own tasks: wait until they were given `count` events."""
+        async with asyncio.timeout(timeout):
+            while len(self.recorder.events) < count:
+                await asyncio.sleep(0.005)
+
     async def ended(self, timeout: float = 10) -> str:
         assert self.job is not None
         return await self.job.wait(timeout)
@@ -266,6 +272,7 @@ async def test_twilio_call_sid_arriving_late(call: Call, recorder: Recorder) -> 
 async def test_call_already_in_room_when_job_starts(call: Call, recorder: Recorder) -> None:
     call.room.join("sip_caller", attributes=TWILIO_INBOUND | {"sip.callStatus": "active"})
     await call.start()
+    await call.delivered(2)
     assert recorder.types() == ["call.started", "call.answered"]
     call.room.leave("sip_caller", "CLIENT_INITIATED")
     await call.ended()
@@ -336,6 +343,7 @@ async def test_agent_connection_restart_mid_call(call: Call, recorder: Recorder)
     await call.settle()
     call.room.dtmf("sip_caller", "5")
     await call.settle()
+    await call.delivered(3)
     assert recorder.types() == ["call.started", "call.answered", "call.dtmf"]
     call.room.leave("sip_caller", "CLIENT_INITIATED")
     await call.ended()
@@ -425,6 +433,8 @@ async def test_non_sip_participants_are_not_calls(call: Call, recorder: Recorder
     call.room.join("sip_lookalike", kind="STANDARD", attributes={"sip.callID": "SCL_fake"})
     call.room.join("caller-42", attributes=OUTBOUND)
     await call.settle()
+    call.room.leave("caller-42", "USER_REJECTED")
+    await call.ended()
     assert {e.call.identity for e in recorder.events} == {"caller-42"}
 
 
