@@ -99,16 +99,13 @@ class HealthServer:
 
     async def _sdk(self, path: str) -> tuple[int, str, str]:
         assert self._session is not None
-        error: Exception | None = None
-        # Bound to all interfaces with port 0, the SDK's server gets one port for IPv4 and
-        # another for IPv6 and reports whichever socket came first: try both loopbacks.
-        for host in ("127.0.0.1", "[::1]"):
-            try:
-                async with self._session.get(f"http://{host}:{self._sdk_port()}{path}") as resp:
-                    return resp.status, resp.content_type, await resp.text()
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = exc
-        return 503, "text/plain", f"worker health server unreachable: {error!r}"
+        # The SDK's server listens on loopback only (see server.py).
+        url = f"http://127.0.0.1:{self._sdk_port()}{path}"
+        try:
+            async with self._session.get(url) as resp:
+                return resp.status, resp.content_type, await resp.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return 503, "text/plain", f"worker health server unreachable: {exc!r}"
 
     async def _root(self, _: web.Request) -> web.Response:
         status, _type, text = await self._sdk("/")

@@ -61,7 +61,9 @@ def create_server(settings: Settings | None = None, *, handlers: Sequence[Any] =
         max_calls=settings.max_calls,
         job_executor_type=JobExecutorType.THREAD if threads else JobExecutorType.PROCESS,
         num_idle_processes=IDLE_EXECUTORS,
-        # Our health server takes the health port and asks the SDK's on a free one.
+        # Our health server takes the health port and asks the SDK's on a free loopback one
+        # (one socket: bound to all interfaces, port 0 gives IPv4 and IPv6 different ports).
+        host="127.0.0.1",
         port=0,
         shutdown_process_timeout=settings.handler_timeout_s + SHUTDOWN_MARGIN_S,
         prometheus_port=settings.metrics_port,

@@ -28,6 +28,7 @@ def calls_server(endpoint: AgentEndpoint, max_calls: int = 200) -> CallsServer:
         max_calls=max_calls,
         job_executor_type=JobExecutorType.THREAD,
         num_idle_processes=1,
+        host="127.0.0.1",
         port=0,
         ws_url=endpoint.url,
         api_key=API_KEY,
