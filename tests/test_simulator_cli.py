@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agent.simulator import shipped
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -71,4 +73,4 @@ def test_list(tmp_path: Path) -> None:
     result = simulate(tmp_path, "--list")
     assert result.returncode == 0
     assert result.stdout.startswith("agent-hangs-up ")
-    assert len(result.stdout.splitlines()) == 12
+    assert len(result.stdout.splitlines()) == len(shipped())

@@ -45,9 +45,13 @@ def simulate(
     handlers: Sequence[Any] = (),
     out: Output = print,
 ) -> int:
-    """Play one scenario; 0 when every call ended as its `[expect]` says, else 1."""
+    """Play one scenario; 0 when every call ended as its `[expect]` says, else 1.
+
+    `rules` (`--rules`) replaces the scenario's own, which replace SIP_AGENT_RULES: its
+    `[expect]` is written for them.
+    """
     scenario = find(scenario_name)
-    config = worker_config(simulation_settings(rules), handlers)
+    config = worker_config(simulation_settings(rules or scenario.rules), handlers)
     out(f"== {scenario.name}: {scenario.description}")
     result = asyncio.run(play(scenario, config, speed=speed, out=out))
     for failure in result.failures:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..outcome import EndedBy, Outcome
+from ..testing.twirp import Reply, TwirpError
 
 STATUS_KEY = "sip.callStatus"
 
@@ -96,3 +98,8 @@ class Scenario:
     steps: tuple[Step, ...]
     expect: Mapping[str, Expectation] = field(default_factory=dict)
     description: str = ""
+    rules: Path | None = None
+    """The routing rules the scenario is written for (`rules = "..."` in the file)."""
+    answers: Mapping[str, tuple[Reply | TwirpError, ...]] = field(default_factory=dict)
+    """LiveKit's answers to the worker's requests, in order, by Twirp method
+    (`SIP/TransferSIPParticipant`); once used up, requests succeed."""

@@ -14,6 +14,7 @@ from livekit import rtc
 
 from ..errors import ConfigError
 from ..outcome import EndedBy, EndReason, Outcome
+from .answers import parse_answers
 from .model import (
     STATUS_KEY,
     CallSpec,
@@ -30,7 +31,7 @@ from .model import (
 )
 
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
-TOP_KEYS = frozenset({"description", "calls", "steps", "expect"})
+TOP_KEYS = frozenset({"description", "rules", "answers", "calls", "steps", "expect"})
 CALL_KEYS = frozenset({"room", "identity", "kind", "attributes", "status"})
 EXPECT_KEYS = frozenset(Expectation.__dataclass_fields__)
 P = ParamSpec("P")
@@ -227,12 +228,27 @@ def _section(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def parse_scenario(data: Mapping[str, Any], *, name: str, source: str) -> Scenario:
-    """A scenario from parsed TOML; `source` names it in errors (usually the file path)."""
+def _rules(value: object, folder: Path) -> Path:
+    path = (folder / _text(value, "rules")).resolve()
+    if not path.is_file():
+        raise _Problem(f"no rules file {str(path)!r}")
+    return path
+
+
+def parse_scenario(
+    data: Mapping[str, Any], *, name: str, source: str, folder: Path = Path()
+) -> Scenario:
+    """A scenario from parsed TOML; `source` names it in errors (usually the file path),
+    `folder` is where its `rules` path starts (the file's folder)."""
     unknown = sorted(set(data) - TOP_KEYS)
     try:
         if unknown:
             raise ScenarioError(f"unknown top-level key {unknown[0]!r}")
+        rules = _at("rules", _rules, data["rules"], folder) if "rules" in data else None
+        try:
+            answers = parse_answers(data.get("answers", {}))
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
         calls: dict[str, CallSpec] = {}
         for call_name, raw in _section(data, "calls").items():
             calls[call_name] = _at(f"calls.{call_name}", _call, call_name, raw)
@@ -262,6 +278,8 @@ def parse_scenario(data: Mapping[str, Any], *, name: str, source: str) -> Scenar
         steps=tuple(steps),
         expect=expect,
         description=description if isinstance(description, str) else "",
+        rules=rules,
+        answers=answers,
     )
 
 
@@ -281,4 +299,4 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
-    return parse_scenario(data, name=path.stem, source=str(path))
+    return parse_scenario(data, name=path.stem, source=str(path), folder=path.parent)

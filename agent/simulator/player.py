@@ -13,11 +13,14 @@ import functools
 from collections.abc import Callable
 from dataclasses import replace
 
+from livekit import api
+
 from ..entrypoint import WorkerConfig, entrypoint
 from ..handlers import as_factory
 from ..testing.job import JobRun, run_job
 from ..testing.livekit_room import FakeLiveKit, FakeRoom
 from .clock import ScenarioClock
+from .livekit_api import API_KEY, API_SECRET, Requests, livekit_api
 from .model import DeleteRoom, Dtmf, Join, Leave, Reconnect, Scenario, SetAttributes, Step, Wait
 from .results import PlayResult, Recorder, collect, summary_line
 
@@ -25,8 +28,9 @@ DEFAULT_SPEED = 10.0
 """Scenario seconds per real second; 0 plays without waiting at all."""
 CONNECT_TIMEOUT_S = 10.0
 DELIVERY_YIELDS = 5
-"""Loop turns after a step for the pipeline to hand its events to the handlers, so the
-output keeps the script's order; delivery itself never depends on it."""
+"""Loop turns after a step for the pipeline to hand its events to the handlers and for
+their actions to send their requests, so the output keeps the script's order and a step's
+requests are answered before the next; delivery itself never depends on it."""
 
 Output = Callable[[str], None]
 
@@ -35,10 +39,20 @@ class _Stage:
     """The fake server's rooms and the jobs the worker runs in them."""
 
     def __init__(
-        self, scenario: Scenario, config: WorkerConfig, clock: ScenarioClock, speed: float
+        self,
+        scenario: Scenario,
+        config: WorkerConfig,
+        clock: ScenarioClock,
+        speed: float,
+        livekit: FakeLiveKit,
+        client: api.LiveKitAPI,
+        requests: Requests,
     ) -> None:
         self.scenario = scenario
-        self.livekit = FakeLiveKit()
+        self.livekit = livekit
+        self.api = client
+        """The jobs' `ctx.api`: a client of the play's API stand-in."""
+        self.requests = requests
         self.jobs: dict[str, JobRun] = {}
         self._entrypoint = functools.partial(entrypoint, config=config)
         self._settings = config.settings
@@ -82,6 +96,9 @@ class _Stage:
         run = await run_job(
             self.livekit, self._entrypoint, room=room, agent_name=self._settings.name
         )
+        # What the worker builds from LIVEKIT_URL/KEY/SECRET, set before the job's task
+        # first runs, so os.environ stays the user's.
+        run.ctx.api = self.api
         self.jobs[room] = run
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
             while not run.ctx.room.isconnected() and not run.done:
@@ -103,10 +120,17 @@ class _Stage:
         del self.jobs[room]
 
     async def _settle(self) -> None:
-        for room in self.jobs:
-            await self.livekit.room(room).settle()
-        for _ in range(DELIVERY_YIELDS):
-            await asyncio.sleep(0)
+        """Until the worker is quiet: what the step changed is delivered, and every request
+        it set off is answered, with what LiveKit did about it delivered in turn."""
+        while True:
+            started = self.requests.started
+            for room in self.jobs:
+                await self.livekit.room(room).settle()
+            for _ in range(DELIVERY_YIELDS):
+                await asyncio.sleep(0)
+            await self.requests.answered()
+            if self.requests.started == started:
+                return
 
     async def finish(self) -> None:
         """Calls still up when the script ends end with their job (JOB_ENDED)."""
@@ -131,15 +155,16 @@ async def play(
         handler_factories=(*config.handler_factories, as_factory(recorder, "simulator")),
         clock=clock,
     )
-    stage = _Stage(scenario, config, clock, speed)
-    with stage.livekit:
-        try:
-            for step in scenario.steps:
-                if step.note:
-                    out(f"-- {step.note}")
-                await stage.run(step)
-        finally:
-            await stage.finish()
+    with FakeLiveKit(api_key=API_KEY, api_secret=API_SECRET) as livekit:
+        async with livekit_api(livekit, scenario, out) as (client, requests):
+            stage = _Stage(scenario, config, clock, speed, livekit, client, requests)
+            try:
+                for step in scenario.steps:
+                    if step.note:
+                        out(f"-- {step.note}")
+                    await stage.run(step)
+            finally:
+                await stage.finish()
     result = collect(scenario, recorder.events)
     for call in result.calls.values():
         if call.events:

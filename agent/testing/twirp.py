@@ -168,6 +168,7 @@ def server_error(status: int = 503, msg: str = "no response from servers") -> Tw
 
 
 Hook = Callable[[TwirpRequest], Awaitable[None] | None]
+AnswerHook = Callable[[TwirpRequest, Reply | TwirpError], None]
 
 
 class TwirpServer:
@@ -179,6 +180,7 @@ class TwirpServer:
         api_secret: str = "secret-of-at-least-32-bytes-for-hs256",
         *,
         on_success: Hook | None = None,
+        on_answer: AnswerHook | None = None,
     ) -> None:
         self.api_key = api_key
         self._secret = api_secret
@@ -186,6 +188,9 @@ class TwirpServer:
         self.on_success = on_success
         """Runs after a successful answer's request is recorded, e.g. to make a fake room
         react as LiveKit would (a removed participant leaves with PARTICIPANT_REMOVED)."""
+        self.on_answer = on_answer
+        """Sees each request with the answer it gets, before `on_success`: e.g. to show
+        what the worker asked of LiveKit in the order it happened."""
         self._script: defaultdict[str, deque[Answer]] = defaultdict(deque)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -259,6 +264,8 @@ class TwirpServer:
         if isinstance(answer, Delay):
             await asyncio.sleep(answer.seconds)
             answer = answer.then
+        if self.on_answer is not None:
+            self.on_answer(request, answer)
         if isinstance(answer, TwirpError):
             return _error(answer)
         if self.on_success is not None:
