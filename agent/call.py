@@ -37,6 +37,13 @@ class Headers(Mapping[str, str]):
     def __init__(self, items: Mapping[str, str] | None = None) -> None:
         self._items = {k.lower(): v for k, v in (items or {}).items()}
 
+    @classmethod
+    def _lowered(cls, items: dict[str, str]) -> Headers:
+        """From names already lower-cased: the parser's hot path skips a second pass."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
+
     def __getitem__(self, key: str) -> str:
         return self._items[key.lower()]
 
@@ -124,6 +131,32 @@ _PROVIDER_KEYS = {
     "sip.amazon.targetArn": "amazon_target_arn",
 }
 HEADER_PREFIX = "sip.h."
+_NO_PROVIDERS = ProviderIds()
+
+# What each attribute name is, remembered: the same few names come with every change of
+# every call, and sorting them with string tests was the parser's main cost. Names are
+# untrusted (custom attributes), so the memory is bounded.
+_SCALAR, _HEADER, _PROVIDER, _CUSTOM, _LIVEKIT = range(5)
+_KINDS: dict[str, int] = {}
+_MAX_REMEMBERED_NAMES = 4096
+
+
+def _kind(key: str) -> int:
+    kind = _KINDS.get(key)
+    if kind is None:
+        if key.startswith(HEADER_PREFIX):
+            kind = _HEADER
+        elif key in _PROVIDER_KEYS:
+            kind = _PROVIDER
+        elif key.startswith("sip."):
+            kind = _SCALAR
+        elif key.startswith("lk."):
+            kind = _LIVEKIT
+        else:
+            kind = _CUSTOM
+        if len(_KINDS) < _MAX_REMEMBERED_NAMES:
+            _KINDS[key] = kind
+    return kind
 
 
 def clean_attributes(attributes: Mapping[Any, Any]) -> dict[str, str]:
@@ -138,11 +171,12 @@ def clean_attributes(attributes: Mapping[Any, Any]) -> dict[str, str]:
     return cleaned
 
 
+_STATUSES = {status.value: status for status in CallStatus}
+
+
 def parse_status(raw: str | None) -> CallStatus | None:
-    try:
-        return CallStatus(raw) if raw is not None else None
-    except ValueError:
-        return None
+    """The known status, or None for an absent or unknown value (kept raw by the caller)."""
+    return _STATUSES.get(raw) if raw is not None else None
 
 
 def parse_call(
@@ -155,7 +189,49 @@ def parse_call(
     call_id: str | None = None,
 ) -> Call:
     """Build the snapshot. Never raises on what LiveKit (or anyone) wrote in the attributes."""
-    attrs = clean_attributes(attributes)
+    return _build(
+        clean_attributes(attributes),
+        room=room,
+        identity=identity,
+        participant_sid=participant_sid,
+        first_seen=first_seen,
+        call_id=call_id,
+    )
+
+
+def with_attributes(call: Call, attributes: dict[str, str]) -> Call:
+    """The same call (id, room, participant, first sight) as its cleaned attributes now say."""
+    return _build(
+        attributes,
+        room=call.room,
+        identity=call.identity,
+        participant_sid=call.participant_sid,
+        first_seen=call.first_seen,
+        call_id=call.call_id,
+    )
+
+
+def _build(
+    attrs: dict[str, str],
+    *,
+    room: str,
+    identity: str,
+    participant_sid: str,
+    first_seen: datetime,
+    call_id: str | None,
+) -> Call:
+    # One pass sorts headers, carrier ids and custom attributes: this runs on every change.
+    headers: dict[str, str] = {}
+    custom: dict[str, str] = {}
+    providers: dict[str, str] = {}
+    for key, value in attrs.items():
+        kind = _kind(key)
+        if kind == _CUSTOM:
+            custom[key] = value
+        elif kind == _HEADER:
+            headers[key[len(HEADER_PREFIX) :].lower()] = value
+        elif kind == _PROVIDER:
+            providers[_PROVIDER_KEYS[key]] = value
     get = attrs.get
     # LiveKit's own agents tell outbound by the missing dispatch rule: do the same.
     direction = Direction.INBOUND if get("sip.ruleID") else Direction.OUTBOUND
@@ -181,10 +257,8 @@ def parse_call(
         rule_id=get("sip.ruleID"),
         trunk_number=local,
         hostname=get("sip.hostname"),
-        providers=ProviderIds(**{name: get(key) for key, name in _PROVIDER_KEYS.items()}),
-        headers=Headers(
-            {k[len(HEADER_PREFIX) :]: v for k, v in attrs.items() if k.startswith(HEADER_PREFIX)}
-        ),
-        custom={k: v for k, v in attrs.items() if not k.startswith(("sip.", "lk."))},
+        providers=ProviderIds(**providers) if providers else _NO_PROVIDERS,
+        headers=Headers._lowered(headers),
+        custom=custom,
         attributes=attrs,
     )

@@ -35,7 +35,10 @@ class _CallQueue:
     events: deque[CallEvent] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
     running: Handler | None = None
-    deadline: float = 0.0
+    step: int = 0
+    """Counts handler calls; the watchdog times a step from when it first sees it."""
+    watched_step: int = -1
+    watched_since: float = 0.0
     timed_out: bool = False
     warned_backlog: bool = False
 
@@ -104,7 +107,6 @@ class Pipeline:
                 self._log.warning("handler close failed", handler=handler.name, error=repr(exc))
 
     async def _consume(self, queue: _CallQueue) -> None:
-        loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
         events = queue.events
@@ -114,7 +116,7 @@ class Pipeline:
             event = events.popleft()
             for handler in self.handlers:
                 queue.running = handler
-                queue.deadline = loop.time() + self._timeout
+                queue.step += 1
                 failed = True
                 started = time.perf_counter() if observer is not None else 0.0
                 try:
@@ -165,12 +167,13 @@ class Pipeline:
             await asyncio.sleep(interval)
             now = loop.time()
             for queue in list(self._queues.values()):
-                if (
-                    queue.running is not None
-                    and not queue.timed_out
-                    and now > queue.deadline
-                    and queue.task is not None
-                ):
+                if queue.running is None or queue.task is None or queue.timed_out:
+                    continue
+                # A handler call is timed from the first tick that sees it running, so the
+                # hot path only counts steps: the cut comes after timeout .. timeout+interval.
+                if queue.step != queue.watched_step:
+                    queue.watched_step, queue.watched_since = queue.step, now
+                elif now - queue.watched_since >= self._timeout:
                     queue.timed_out = True
                     queue.task.cancel()
         # Idle pipelines cost no timer; the next submit() starts the watchdog again.
