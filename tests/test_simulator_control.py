@@ -43,6 +43,16 @@ async def test_router_acts_through_the_api_stand_in() -> None:
     assert [line for line in lines if line.startswith("-> LiveKit")] == REQUESTS
 
 
+def test_action_logs_mask_the_number_in_the_identity(tmp_path: Path) -> None:
+    """The caller's identity `sip_<number>` in call-action lines follows the privacy setting."""
+    result = simulate(tmp_path, GOLD, "--speed", "0")
+    actions = [line for line in result.stdout.splitlines() if "call action" in line]
+    assert actions and all("identity=sip_********0007" in line for line in actions)
+    assert "+15551230007" not in result.stdout
+    failed = next(line for line in result.stdout.splitlines() if "call.transfer_failed" in line)
+    assert "sip_status_code=603" in failed and "transfer_to=tel:+15551230000" in failed
+
+
 def test_the_command_plays_it_with_the_scenarios_own_rules(tmp_path: Path) -> None:
     """`simulate NAME` alone shows the requests the rules made, in order, and passes."""
     result = simulate(tmp_path, GOLD, "--speed", "0")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agent.simulator import find, shipped
+from agent.simulator import shipped
 from agent.testing.pytest_plugin import SipSimulator
 
 # The outcome each case must reach, per call (the table in DOMAIN.md and the README).
@@ -36,7 +36,7 @@ def test_the_library_is_the_documented_cases() -> None:
 @pytest.mark.parametrize("name", sorted(OUTCOMES))
 async def test_shipped_scenario_ends_as_expected(sip_simulator: SipSimulator, name: str) -> None:
     """Each call ends exactly once, with the outcome and party the table gives."""
-    result = await sip_simulator.play(name, handlers=["log"], rules=find(name).rules)
+    result = await sip_simulator.play(name, handlers=["log"])
     ended = {call: (r.ended.outcome, r.ended.ended_by) for call, r in result.calls.items()}
     assert ended == OUTCOMES[name]
 

@@ -23,6 +23,7 @@ from livekit import api, rtc
 
 from ..call import Call
 from ..events import CallActionFailed, CallEvent, CallTransferFailed, CallTransferSucceeded
+from ..privacy import call_numbers, redact_text
 from ..room_calls import EventBuilder, RoomCalls, current_room_calls
 from .failures import Failure
 
@@ -132,8 +133,12 @@ class CallControl:
     @property
     def _log(self) -> Any:
         state = self.calls.state_of(self.identity)
-        call_id = state.call.call_id if state is not None else self.identity
-        return self.calls.log.bind(call_id=call_id, room=self.room, identity=self.identity)
+        if state is None:
+            return self.calls.log.bind(call_id=self.identity, room=self.room)
+        # Identities often carry the number (`sip_+1555…`): they follow the privacy setting.
+        numbers = call_numbers(state.call, self.calls.settings.phone_numbers)
+        identity = redact_text(self.identity, numbers)
+        return self.calls.log.bind(call_id=state.call.call_id, room=self.room, identity=identity)
 
     def _refused(self, action: str) -> bool:
         state = self.calls.state_of(self.identity)

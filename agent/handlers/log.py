@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..events import (
+    CallActionFailed,
     CallAnswered,
     CallDtmf,
     CallEnded,
     CallEvent,
     CallStatusChanged,
+    CallTransferFailed,
+    CallTransferSucceeded,
     CallUpdated,
 )
 from ..logs import make_logger
@@ -58,6 +61,14 @@ def event_fields(event: CallEvent, numbers: PhoneNumbers) -> dict[str, Any]:
                 fields["removed"] = list(event.removed)
         case CallDtmf():
             fields["digit"] = event.digit
+        case CallTransferSucceeded():
+            fields["transfer_to"] = event.to
+        case CallTransferFailed():
+            fields |= {"transfer_to": event.to, "reason": event.reason}
+            fields["sip_status_code"] = event.sip_status_code
+        case CallActionFailed():
+            fields |= {"action": event.action, "error": event.error}
+            fields["sip_status_code"] = event.sip_status_code
         case CallEnded():
             fields |= {
                 "outcome": event.outcome.value,

@@ -9,16 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..events import CallEvent, event_to_dict
-from ..privacy import mask_number
+from ..privacy import call_numbers, redact_text
 from ..settings import PhoneNumbers
 
 
 def _replace(value: Any, numbers: dict[str, str]) -> Any:
     if isinstance(value, str):
-        for number, masked in numbers.items():
-            if number in value:
-                value = value.replace(number, masked)
-        return value
+        return redact_text(value, numbers)
     if isinstance(value, dict):
         return {k: _replace(v, numbers) for k, v in value.items()}
     if isinstance(value, list):
@@ -29,15 +26,8 @@ def _replace(value: Any, numbers: dict[str, str]) -> Any:
 def redacted_event(event: CallEvent, policy: PhoneNumbers) -> dict[str, Any]:
     """`event_to_dict(event)` with the call's numbers masked unless the policy is `full`."""
     data = event_to_dict(event)
-    if policy is PhoneNumbers.FULL:
+    numbers = call_numbers(event.call, policy)
+    if not numbers:
         return data
-    call = event.call
-    numbers = {
-        n: str(mask_number(n, policy))
-        for n in (call.from_number, call.to_number, call.trunk_number)
-        if n
-    }
-    # Longest first: a number that contains another is masked whole.
-    ordered = dict(sorted(numbers.items(), key=lambda item: -len(item[0])))
-    result: dict[str, Any] = _replace(data, ordered)
+    result: dict[str, Any] = _replace(data, numbers)
     return result

@@ -45,6 +45,8 @@ class SipSimulator:
             scenario = scenario.build()
         elif not isinstance(scenario, Scenario):
             scenario = find(str(scenario))
+        # The rules a scenario was written for, unless the test brings its own.
+        rules = rules or scenario.rules
         names = tuple(h for h in handlers if isinstance(h, str))
         if rules is not None and "router" not in names:
             names += ("router",)
