@@ -7,8 +7,10 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aiohttp
 from livekit.agents import AgentServer, JobContext, JobExecutorType
 
+from agent import health
 from agent.capacity import CallsServer
 from agent.testing.agent_endpoint import AgentEndpoint
 
@@ -54,3 +56,21 @@ async def running(server: AgentServer, endpoint: AgentEndpoint) -> AsyncIterator
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@asynccontextmanager
+async def health_endpoint(checks: health.Health) -> AsyncIterator[str]:
+    """A running worker whose health endpoint serves `checks`; yields its base URL."""
+    async with AgentEndpoint(api_key=API_KEY, api_secret=API_SECRET) as endpoint:
+        server = calls_server(endpoint)
+        front = health.serve(server, checks, "127.0.0.1", 0)
+        async with running(server, endpoint):
+            while not front.port:
+                await asyncio.sleep(0.01)
+            yield f"http://127.0.0.1:{front.port}"
+        await front.aclose()
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        return resp.status, await resp.text()

@@ -6,13 +6,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
-from live_worker import AGENT, API_KEY, API_SECRET, calls_server, running
+from live_worker import AGENT, get, health_endpoint
 
 from agent import health
 from agent.events import CallEvent
-from agent.testing.agent_endpoint import AgentEndpoint
 
 
 class Store:
@@ -38,19 +36,8 @@ async def probe() -> AsyncIterator[tuple[health.Health, Store, str]]:
     """A running worker with a store handler; yields its health, the store and the base URL."""
     checks, store = health.Health(), Store()
     health.add_handler_checks(checks, [store])
-    async with AgentEndpoint(api_key=API_KEY, api_secret=API_SECRET) as endpoint:
-        server = calls_server(endpoint)
-        front = health.serve(server, checks, "127.0.0.1", 0)
-        async with running(server, endpoint):
-            while not front.port:
-                await asyncio.sleep(0.01)
-            yield checks, store, f"http://127.0.0.1:{front.port}"
-        await front.aclose()
-
-
-async def get(url: str) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as session, session.get(url) as resp:
-        return resp.status, await resp.text()
+    async with health_endpoint(checks) as url:
+        yield checks, store, url
 
 
 async def test_healthy_when_livekit_and_every_required_handler_work(probe) -> None:

@@ -12,6 +12,7 @@ from ..logs import make_logger
 from ..settings import Settings
 from .api import CallStore
 from .buffer import BufferedWriter
+from .probe import DatabaseCheck
 from .records import EventRecord, JobIds, event_record
 
 
@@ -29,6 +30,7 @@ class StoreHandler:
         self._url = settings.db_url
         self._numbers = settings.phone_numbers
         self._store: CallStore | None = None
+        self._database = DatabaseCheck(settings.db_url)
         self._writer = BufferedWriter[EventRecord](
             self._write,
             what="call log",
@@ -47,6 +49,10 @@ class StoreHandler:
 
     async def handle(self, event: CallEvent) -> None:
         await self._writer.add(event_record(event, self._numbers, current_job()))
+
+    async def health_check(self) -> str | None:
+        """Required: a call log that cannot be written makes the worker unhealthy."""
+        return await self._database.check()
 
     async def aclose(self) -> None:
         await self._writer.aclose()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
 from ..errors import ConfigError
@@ -13,11 +16,16 @@ from ..logs import make_logger
 from ..settings import Settings
 from ..store.buffer import BufferedWriter
 from ..store.engine import engine_for
+from ..store.probe import DatabaseCheck
 from ..store.records import utc
 from ..store.redact import redacted_event
 from .body import webhook_body, webhook_id
 from .outbox import Outbox, Row, now_utc
 from .sender import SenderOptions, start_sender
+
+# An event still waiting this long means deliveries have stopped, not a slow endpoint:
+# several times the longest Retry-After honoured (1 h) and the backoff cap (10 min).
+STALE_AFTER = timedelta(hours=6)
 
 GENERATE_SECRET = (
     "python -c \"import base64,os; print('whsec_' + base64.b64encode(os.urandom(32)).decode())\""
@@ -70,6 +78,9 @@ class WebhookHandler:
         self._writer = BufferedWriter[list[Row]](
             self._write, what="webhook outbox", db_url=settings.db_url, logger=self._log
         )
+        # Building the handler (as the health endpoint does) touches neither the database
+        # nor the sender: both wait for the first event.
+        self._database = DatabaseCheck(settings.db_url)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebhookHandler:
@@ -108,6 +119,31 @@ class WebhookHandler:
             )
         self._full = bool(refused)
         start_sender(self._settings.db_url, self._secret, self._log, self._options).wake()
+
+    async def health_check(self) -> str | None:
+        """Required: the outbox's database answers and the outbox can take events."""
+        return await self._database.check(self._backlog_problem)
+
+    def _backlog_problem(self, engine: Engine) -> str | None:
+        """In the check's thread: a full outbox refuses events; a stale one delivers none."""
+        outbox, limit = Outbox(engine), self._settings.webhook_outbox_max
+        depth = outbox.depth()
+        if depth >= limit:
+            return (
+                f"outbox full: {depth} events waiting, limit SIP_AGENT_WEBHOOK_OUTBOX_MAX={limit}"
+            )
+        oldest = outbox.oldest()
+        if oldest is not None and now_utc() - oldest[1] > STALE_AFTER:
+            url, since = oldest
+            # The host only: paths and query strings of webhook URLs often carry tokens.
+            parts = urlsplit(url)
+            host = f"{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+            hours = (now_utc() - since) / timedelta(hours=1)
+            return (
+                f"outbox stale: oldest undelivered event waiting {hours:.1f}h "
+                f"(over {STALE_AFTER / timedelta(hours=1):g}h) for {host}"
+            )
+        return None
 
     async def aclose(self) -> None:
         await self._writer.aclose()

@@ -60,6 +60,19 @@ class Outbox:
         with self.engine.connect() as db:
             return int(db.execute(select(func.count()).where(self._waiting)).scalar_one())
 
+    def oldest(self) -> tuple[str, datetime] | None:
+        """URL and event time of the first row still to deliver (by id: the PK, no scan of
+        a timestamp column)."""
+        query = (
+            select(webhook_outbox.c.url, webhook_outbox.c.created_at)
+            .where(self._waiting)
+            .order_by(webhook_outbox.c.id)
+            .limit(1)
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        return (row.url, utc(row.created_at)) if row is not None else None
+
     def add(self, rows: Sequence[Row], limit: int) -> int:
         """Queue rows (an event already queued is not queued twice); returns how many were
         refused because the outbox holds `limit` rows."""
