@@ -16,7 +16,7 @@ from livekit.agents.cli import _legacy
 from .calls_cli import calls_app
 from .errors import ConfigError
 from .preflight import check_livekit
-from .server import create_server
+from .server import server_for, worker_config
 from .settings import LogFormat, load_settings, require_livekit
 
 app = typer.Typer(
@@ -46,11 +46,12 @@ def _checked_server(dev: bool) -> AgentServer:
             fmt = LogFormat.CONSOLE if dev else LogFormat.JSON
             settings = settings.model_copy(update={"log_format": fmt})
         require_livekit(settings)
-        server = create_server(settings, handlers=_handlers)
+        config = worker_config(settings, _handlers)
         asyncio.run(check_livekit(settings))
     except ConfigError as exc:
         fail(str(exc))
-    return server
+    # Only now the native library loads: a start refused above exits without touching it.
+    return server_for(config)
 
 
 def _run_livekit(command: str, args: Sequence[str], *, dev: bool) -> None:

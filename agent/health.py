@@ -84,7 +84,8 @@ class HealthServer:
     async def start(self, host: str, port: int) -> None:
         app = web.Application()
         app.router.add_get("/", self._root)
-        app.router.add_get("/worker", self._worker)
+        app.router.add_get("/worker", self._passed_through)
+        app.router.add_get("/livez", self._passed_through)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -115,8 +116,11 @@ class HealthServer:
             return web.Response(status=503, text="\n".join(lines))
         return web.Response(text="OK")
 
-    async def _worker(self, _: web.Request) -> web.Response:
-        status, content_type, text = await self._sdk("/worker")
+    async def _passed_through(self, request: web.Request) -> web.Response:
+        # `/livez` is the SDK's own check alone, for a liveness probe: a webhook receiver
+        # that is down makes the worker unhealthy (`/`), but restarting it would not help.
+        path = "/worker" if request.path == "/worker" else "/"
+        status, content_type, text = await self._sdk(path)
         return web.Response(status=status, text=text, content_type=content_type)
 
 

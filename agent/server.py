@@ -47,8 +47,12 @@ def _metrics_dir(settings: Settings) -> str | None:
 
 def create_server(settings: Settings | None = None, *, handlers: Sequence[Any] = ()) -> AgentServer:
     """An AgentServer for `python -m agent start|dev`, or for your own script's `run_app`."""
-    settings = settings or load_settings()
-    config = worker_config(settings, handlers)
+    return server_for(worker_config(settings or load_settings(), handlers))
+
+
+def server_for(config: WorkerConfig) -> AgentServer:
+    """The AgentServer for a validated configuration (this loads LiveKit's native library)."""
+    settings = config.settings
     threads = settings.executor is Executor.THREAD
     # The SDK's default preloads voice models (~300 MiB per process) this worker never uses;
     # it reads the variable in the forkserver, so set it before any job process exists.

@@ -55,6 +55,14 @@ async def test_unhealthy_while_a_required_handler_cannot_work(probe) -> None:
     assert await get(url + "/") == (200, "OK")
 
 
+async def test_liveness_ignores_handlers(probe) -> None:
+    """GET /livez stays 200 while a handler fails: restarting would not bring a database back."""
+    _, store, url = probe
+    store.database_up = False
+    assert (await get(url + "/"))[0] == 503
+    assert await get(url + "/livez") == (200, "OK")
+
+
 async def test_a_reported_problem_is_unhealthy_until_cleared(probe) -> None:
     """A component in the worker process can push a problem and clear it."""
     checks, _, url = probe
