@@ -11,8 +11,9 @@ import pytest
 from agent.store import CallStore
 from agent.store.engine import dispose_all
 from agent.testing.livekit_room import FakeLiveKit
+from agent.testing.recorder import Recorder
 from agent.webhooks import stop_senders
-from tests.test_scenarios_sdk import API_SECRET, TWILIO_INBOUND, Call, Recorder
+from tests.test_scenarios_sdk import API_SECRET, Call
 from tests.test_webhooks import Receiver, receiver, settings_for, until
 
 __all__ = ["receiver"]  # the fixture, used by name below
@@ -33,13 +34,7 @@ async def test_twilio_call_is_logged_stored_and_delivered(
     with FakeLiveKit(api_secret=API_SECRET) as livekit:
         call = Call(livekit, Recorder(), "call-room", **{k: getattr(settings, k) for k in wanted})
         await call.start()
-        call.room.join("sip_+15551230001", attributes=TWILIO_INBOUND)
-        await call.settle()
-        call.room.set_attributes("sip_+15551230001", {"sip.callStatus": "active"})
-        await call.settle()
-        call.room.set_attributes("sip_+15551230001", {"sip.callStatus": "hangup"})
-        call.room.leave("sip_+15551230001", "CLIENT_INITIATED")
-        assert await call.ended() == "all calls ended"
+        assert await call.twilio_call_caller_hangs_up() == "all calls ended"
 
     store = CallStore.open(settings.db_url)
     record = store.find("CA7f3e")

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from agent.entrypoint import entrypoint
-from agent.events import CallEnded, CallEvent, CallStatusChanged, CallUpdated
+from agent.events import CallStatusChanged, CallUpdated
 from agent.server import worker_config
 from agent.settings import load_settings
 from agent.testing.job import JobRun, run_job
 from agent.testing.livekit_room import FakeLiveKit, FakeRoom
+from agent.testing.recorder import Recorder
 
 API_SECRET = "test-secret-0123456789abcdef0123456789"
 TWILIO_INBOUND = {
@@ -42,27 +43,6 @@ OUTBOUND = {
     "sip.trunkPhoneNumber": "+15559870002",
     "sip.trunkID": "ST_out",
 }
-
-
-class Recorder:
-    """A handler that keeps every event it is given."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.events: list[CallEvent] = []
-
-    async def handle(self, event: CallEvent) -> None:
-        self.events.append(event)
-
-    async def aclose(self) -> None:
-        return None
-
-    def types(self, call_id: str | None = None) -> list[str]:
-        return [e.type for e in self.events if call_id is None or e.call_id == call_id]
-
-    def ended(self) -> list[CallEnded]:
-        return [e for e in self.events if isinstance(e, CallEnded)]
 
 
 @pytest.fixture
@@ -104,6 +84,16 @@ class Call:
     async def settle(self) -> None:
         await self.room.settle()
 
+    async def twilio_call_caller_hangs_up(self, identity: str = "sip_+15551230001") -> str:
+        """The everyday call: ringing, answered, the caller's BYE. Returns how the job ended."""
+        self.room.join(identity, attributes=TWILIO_INBOUND)
+        await self.settle()
+        self.room.set_attributes(identity, {"sip.callStatus": "active"})
+        await self.settle()
+        self.room.set_attributes(identity, {"sip.callStatus": "hangup"})
+        self.room.leave(identity, "CLIENT_INITIATED")
+        return await self.ended()
+
     async def delivered(self, count: int, timeout: float = 5) -> None:
         """Handlers run in their own tasks: wait until they were given `count` events."""
         async with asyncio.timeout(timeout):
@@ -137,13 +127,7 @@ async def test_inbound_twilio_call_answered_then_caller_hangs_up(
 ) -> None:
     """The everyday call: ringing, active, the caller's BYE; the job ends after delivery."""
     await call.start()
-    call.room.join("sip_+15551230001", attributes=TWILIO_INBOUND)
-    await call.settle()
-    call.room.set_attributes("sip_+15551230001", {"sip.callStatus": "active"})
-    await call.settle()
-    call.room.set_attributes("sip_+15551230001", {"sip.callStatus": "hangup"})
-    call.room.leave("sip_+15551230001", "CLIENT_INITIATED")
-    assert await call.ended() == "all calls ended"
+    assert await call.twilio_call_caller_hangs_up() == "all calls ended"
     assert recorder.types() == [
         "call.started",
         "call.status_changed",

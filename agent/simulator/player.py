@@ -19,10 +19,11 @@ from ..entrypoint import WorkerConfig, entrypoint
 from ..handlers import as_factory
 from ..testing.job import JobRun, run_job
 from ..testing.livekit_room import FakeLiveKit, FakeRoom
+from ..testing.recorder import Recorder
 from .clock import ScenarioClock
 from .livekit_api import API_KEY, API_SECRET, Requests, livekit_api
 from .model import DeleteRoom, Dtmf, Join, Leave, Reconnect, Scenario, SetAttributes, Step, Wait
-from .results import PlayResult, Recorder, collect, summary_line
+from .results import PlayResult, collect, summary_line
 
 DEFAULT_SPEED = 10.0
 """Scenario seconds per real second; 0 plays without waiting at all."""
@@ -148,7 +149,7 @@ async def play(
     out: Output = print,
 ) -> PlayResult:
     """Play the scenario through the real entrypoint with `config`'s handlers; check it."""
-    recorder = Recorder()
+    recorder = Recorder("simulator")
     clock = ScenarioClock()
     config = replace(
         config,

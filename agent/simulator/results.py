@@ -12,21 +12,6 @@ from .model import Expectation, Scenario
 DURATION_TOLERANCE_S = 0.01
 
 
-class Recorder:
-    """A handler that keeps every event it is given, in delivery order."""
-
-    name = "simulator"
-
-    def __init__(self) -> None:
-        self.events: list[CallEvent] = []
-
-    async def handle(self, event: CallEvent) -> None:
-        self.events.append(event)
-
-    async def aclose(self) -> None:
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class CallResult:
     name: str
