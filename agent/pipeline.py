@@ -79,8 +79,8 @@ class Pipeline:
                 )
             if queue.task is None:
                 queue.task = asyncio.get_running_loop().create_task(self._consume(queue))
-        if self._watchdog is None and self._queues:
-            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+                if self._watchdog is None:
+                    self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     @property
     def pending(self) -> int:
@@ -163,7 +163,9 @@ class Pipeline:
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
         interval = min(self._timeout / 4, 0.25)
-        while self._queues:
+        # Only while some handler works: a live call between events costs no wake-ups (a
+        # worker carrying hundreds of quiet calls must not tick for each of them).
+        while any(queue.task is not None for queue in self._queues.values()):
             await asyncio.sleep(interval)
             now = loop.time()
             for queue in list(self._queues.values()):
