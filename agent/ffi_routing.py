@@ -7,7 +7,11 @@ wake-ups and N task switches, so the work per event grows with the calls a worke
 (measured in benchmarks/BENCHMARKS.md). Here the queue is replaced, once per process, by one
 that sends a room event straight to the queue of the room whose handle it names, once that
 room was registered with `route(room)`; everything else (request callbacks, RPC, logs,
-events of rooms not registered) still goes to every subscriber, as before.
+events of rooms not registered) still goes to every subscriber, as before, with one
+exception: the answers to `connect` and `disconnect` requests are only awaited on queues
+subscribed for that request (`Room.connect`/`disconnect`), never by a room's listen task, so
+they skip the routed rooms. Every job connects and disconnects once; broadcasting those to
+every room made a burst of N calls cost N x N wake-ups (seen stalling a worker at ~150 calls).
 
 Private SDK names relied on (livekit 1.1.21, pinned by livekit-agents; tests/test_capacity_ffi
 checks they are still there): `FfiClient._queue`, `FfiQueue._lock`, `FfiQueue._subscribers`,
@@ -28,6 +32,8 @@ from livekit.rtc._utils import Queue
 logger = logging.getLogger(__name__)
 
 Event = ffi_pb2.FfiEvent
+# Request answers no room's listen task ever waits for (see the module docstring).
+REQUEST_ONLY_ANSWERS = frozenset({"connect", "disconnect"})
 
 
 class RoutedFfiQueue(FfiQueue[Event]):
@@ -38,7 +44,8 @@ class RoutedFfiQueue(FfiQueue[Event]):
         self._routes: dict[int, tuple[Queue[Event], asyncio.AbstractEventLoop]] = {}
 
     def put(self, item: Event) -> None:
-        if item.WhichOneof("message") == "room_event":
+        which = item.WhichOneof("message")
+        if which == "room_event":
             route = self._routes.get(item.room_event.room_handle)
             if route is not None:
                 queue, loop = route
@@ -47,7 +54,22 @@ class RoutedFfiQueue(FfiQueue[Event]):
                 except RuntimeError:  # the room's loop closed under it: nobody to tell
                     logger.debug("room event for a closed loop dropped")
                 return
+        if which in REQUEST_ONLY_ANSWERS and self._routes:
+            self._put_skipping_routed(item)
+            return
         super().put(item)
+
+    def _put_skipping_routed(self, item: Event) -> None:
+        """FfiQueue.put for every subscriber but the routed rooms' own queues."""
+        with self._lock:
+            routed = {id(queue) for queue, _ in self._routes.values()}
+            for queue, loop, filter_fn in self._subscribers:
+                if id(queue) in routed or (filter_fn is not None and not filter_fn(item)):
+                    continue
+                try:
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+                except RuntimeError:
+                    logger.debug("request answer for a closed loop dropped")
 
     def route(self, handle: int, queue: Queue[Event]) -> None:
         with self._lock:

@@ -34,7 +34,9 @@ def make_logger(settings: Settings, stream: TextIO | None = None) -> Any:
         renderer,
     ]
     return structlog.wrap_logger(
-        structlog.PrintLogger(stream or sys.stdout),
+        # One write per line (PrintLogger writes the newline apart): with many job threads
+        # and livekit's own log handler on the same stdout, lines must not interleave.
+        structlog.WriteLogger(stream or sys.stdout),
         processors=processors,
         # Debug lines are for developers reading the code, not for operators' pipelines.
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),

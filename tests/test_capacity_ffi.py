@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from livekit import rtc
@@ -98,3 +100,26 @@ async def test_route_ignores_a_room_that_never_connected() -> None:
     before = queue.routed
     ffi_routing.route(rtc.Room())
     assert queue.routed == before
+
+
+async def test_connect_and_disconnect_answers_skip_routed_rooms() -> None:
+    """A job's connect answer is awaited on its own request queue, never by other rooms:
+    routed rooms are spared it, so a burst of N jobs costs N wake-ups, not N x N."""
+    queue = ffi_routing.RoutedFfiQueue()
+    room_queue, request_queue = queue.subscribe(), queue.subscribe()
+    queue.route(7, room_queue)
+
+    for which in ("connect", "disconnect", "publish_sip_dtmf"):
+        answer = ffi_routing.Event()
+        getattr(answer, which).async_id = 1
+        queue.put(answer)
+    room_event = ffi_routing.Event()
+    room_event.room_event.room_handle = 7
+    queue.put(room_event)
+    await asyncio.sleep(0)
+
+    def drained(q: Any) -> list[str]:
+        return [str(q.get_nowait().WhichOneof("message")) for _ in range(q.qsize())]
+
+    assert drained(request_queue) == ["connect", "disconnect", "publish_sip_dtmf"]
+    assert drained(room_queue) == ["publish_sip_dtmf", "room_event"]
