@@ -51,7 +51,9 @@ def _play(fake: FakeRoom, active_after: float, hold: float) -> None:
             if time.monotonic() > deadline:
                 print(f"burst: room {fake.name} never connected", file=sys.stderr, flush=True)
                 return
-            time.sleep(0.02)
+            # Coarse on purpose: 200 player threads polling fast would fight the worker's
+            # own threads for the GIL, which a real SIP service does not.
+            time.sleep(0.25)
         time.sleep(active_after)
         fake.set_attributes(CALLER, {"sip.callStatus": "active"})
         time.sleep(hold)
