@@ -34,11 +34,9 @@ async def endpoint() -> AsyncIterator[AgentEndpoint]:
         yield ep
 
 
-async def test_worker_takes_a_dispatched_call_and_logs_it(
-    endpoint: AgentEndpoint, tmp_path: Path
-) -> None:
+def worker_env(endpoint: AgentEndpoint, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "SIP_AGENT_"))}
-    env |= {
+    return env | {
         "PYTHONPATH": str(ROOT),
         "LIVEKIT_URL": endpoint.url,
         "LIVEKIT_API_KEY": API_KEY,
@@ -48,36 +46,54 @@ async def test_worker_takes_a_dispatched_call_and_logs_it(
         "SIP_AGENT_HANGUP_GRACE_S": "1",
         "TEST_ROOM": "call-room-7",
         "TEST_ATTRIBUTES": json.dumps(TWILIO_INBOUND),
+        **extra,
     }
-    log_path = tmp_path / "worker.log"
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, str(ROOT / "tests" / "worker_with_fake_livekit.py"), "start"],
             env=env,
-            cwd=tmp_path,
+            cwd=log_path.parent,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            registered = await endpoint.wait_for_worker("phones-e2e", timeout=30)
-            assert registered.request.agent_name == "phones-e2e"
-            assert registered.request.type == agent.JobType.JT_ROOM
 
-            job = await endpoint.dispatch("phones-e2e", "call-room-7")
-            assert job.availability.available
-            await endpoint.wait_for_job_status(job.id, agent.JobStatus.JS_SUCCESS, timeout=30)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout=15)
-            except TimeoutError:
-                proc.kill()
-    output = log_path.read_text(errors="replace")
-    calls = [
+
+def call_lines(log_path: Path) -> list[dict]:
+    return [
         json.loads(line)
-        for line in output.splitlines()
+        for line in log_path.read_text(errors="replace").splitlines()
         if line.startswith("{") and '"logger": "sip-agent"' in line
     ]
+
+
+async def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout=15)
+    except TimeoutError:
+        proc.kill()
+
+
+async def test_worker_takes_a_dispatched_call_and_logs_it(
+    endpoint: AgentEndpoint, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "worker.log"
+    proc = start_worker(worker_env(endpoint), log_path)
+    try:
+        registered = await endpoint.wait_for_worker("phones-e2e", timeout=30)
+        assert registered.request.agent_name == "phones-e2e"
+        assert registered.request.type == agent.JobType.JT_ROOM
+
+        job = await endpoint.dispatch("phones-e2e", "call-room-7")
+        assert job.availability.available
+        await endpoint.wait_for_job_status(job.id, agent.JobStatus.JS_SUCCESS, timeout=30)
+    finally:
+        await stop(proc)
+    output = log_path.read_text(errors="replace")
+    calls = call_lines(log_path)
     assert [c["event"] for c in calls] == [
         "call.started",
         "call.status_changed",
@@ -96,3 +112,30 @@ async def test_worker_takes_a_dispatched_call_and_logs_it(
     )
     assert ended["duration_s"] > 0.4 and ended["from"] == "********0001"
     assert API_SECRET not in output
+
+
+async def test_sigterm_drains_a_live_call(endpoint: AgentEndpoint, tmp_path: Path) -> None:
+    """SIGTERM mid-call: the worker takes no new call but lets the live one end by itself."""
+    log_path = tmp_path / "worker.log"
+    proc = start_worker(worker_env(endpoint, TEST_TALK_S="3"), log_path)
+    try:
+        await endpoint.wait_for_worker("phones-e2e", timeout=30)
+        job = await endpoint.dispatch("phones-e2e", "call-room-7")
+        async with asyncio.timeout(30):
+            while not any(c["event"] == "call.answered" for c in call_lines(log_path)):
+                await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(1)
+        assert proc.poll() is None, "the worker left with a call still up"
+        await endpoint.wait_for_job_status(job.id, agent.JobStatus.JS_SUCCESS, timeout=30)
+        await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    ended = call_lines(log_path)[-1]
+    assert ended["event"] == "call.ended"
+    assert (ended["outcome"], ended["ended_by"], ended["disconnect_reason"]) == (
+        "completed",
+        "caller",
+        "CLIENT_INITIATED",
+    )

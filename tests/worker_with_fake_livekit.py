@@ -28,7 +28,7 @@ def play() -> None:
         time.sleep(0.02)
     time.sleep(0.3)
     room.set_attributes(identity, {"sip.callStatus": "active"})
-    time.sleep(0.3)
+    time.sleep(float(os.environ.get("TEST_TALK_S", "0.3")))
     room.set_attributes(identity, {"sip.callStatus": "hangup"})
     room.leave(identity, "CLIENT_INITIATED")
 
