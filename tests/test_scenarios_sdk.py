@@ -64,7 +64,7 @@ class Call:
         self.recorder = recorder
         self.room: FakeRoom = livekit.room(room)
         self.settings = load_settings(
-            log_format="json", hangup_grace_s=0.2, reconnect_grace_s=0.5, **overrides
+            log_format="json", hangup_grace_s=0.2, reconnect_grace_s=2.0, **overrides
         )
         self.job: JobRun | None = None
 
