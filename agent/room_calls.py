@@ -176,9 +176,6 @@ class RoomCalls:
                 self.end_call(identity, reason)
         self._check_idle()
 
-    def calls(self) -> list[tracker.CallState]:
-        return [t.state for t in self._calls.values()]
-
     # -- the fold -------------------------------------------------------------------------
 
     def _emit(self, tracked: _Tracked, step: tracker.Step) -> None:
@@ -353,7 +350,6 @@ class RoomCalls:
         tracked.timer = None
         if not tracked.state.ended:
             self._emit(tracked, tracker.end_after_hangup(tracked.state, now=self._clock()))
-            self._check_idle()
 
     def _away_too_long(self, identity: str) -> None:
         tracked = self._calls.get(identity)

@@ -86,10 +86,6 @@ class Settings(BaseSettings):
         _split
     )
 
-    @property
-    def has_livekit_credentials(self) -> bool:
-        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
-
 
 def env_name(field: str) -> str:
     """The environment variable a settings field is read from."""
