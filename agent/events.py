@@ -85,6 +85,8 @@ class CallEnded(_Event):
     ringing_s: float
     talk_s: float
     sip_status_code: int | None = None
+    transferred_to: str | None = None
+    """The transfer target when the call ended because this worker transferred it."""
     type: Literal["call.ended"] = "call.ended"
 
 

@@ -4,14 +4,24 @@ The table follows what LiveKit's SIP service really reports (see the README, "Ou
 
 | answered? | disconnect reason                               | outcome   | ended_by        |
 |-----------|-------------------------------------------------|-----------|-----------------|
+| any       | CLIENT_INITIATED after our accepted transfer    | completed*| agent           |
 | yes       | CLIENT_INITIATED                                | completed | caller / callee |
 | yes       | PARTICIPANT_REMOVED, ROOM_DELETED, ROOM_CLOSED  | completed | agent           |
 | yes       | anything else                                   | completed | system          |
 | no        | USER_REJECTED                                   | busy      | callee          |
 | no        | USER_UNAVAILABLE                                | no-answer | callee          |
+| no, in    | CLIENT_INITIATED without `hangup` written       | no-answer | system          |
 | no        | CLIENT_INITIATED                                | canceled  | caller / callee |
 | no        | PARTICIPANT_REMOVED, ROOM_DELETED, ROOM_CLOSED  | canceled  | agent           |
 | no        | anything else                                   | failed    | system          |
+
+(*) canceled when the transferred call was never answered.
+
+Two rows come from LiveKit's real SIP service (docs/REAL-LIVEKIT.md, proved by the live tests):
+after a transfer LiveKit itself sends the BYE and the participant leaves CLIENT_INITIATED, as
+if the caller had hung up; and an inbound call nobody answers is rejected by LiveKit when its
+ringing timeout runs out, leaving CLIENT_INITIATED with no `hangup` written, while a caller's
+CANCEL always writes `hangup` first.
 """
 
 from __future__ import annotations
@@ -60,10 +70,25 @@ def remote_party(direction: Direction) -> EndedBy:
     return EndedBy.CALLER if direction is Direction.INBOUND else EndedBy.CALLEE
 
 
-def classify(*, answered: bool, direction: Direction, reason: str) -> tuple[Outcome, EndedBy]:
-    """Outcome and who ended the call, from the table above. Unknown reasons are `system`."""
+def classify(
+    *,
+    answered: bool,
+    direction: Direction,
+    reason: str,
+    hangup_written: bool = True,
+    transferred: bool = False,
+) -> tuple[Outcome, EndedBy]:
+    """Outcome and who ended the call, from the table above. Unknown reasons are `system`.
+
+    `hangup_written`: `sip.callStatus` became `hangup` before the end; `transferred`: a
+    transfer this worker asked for was accepted before the end.
+    """
     if reason == EndReason.CLIENT_INITIATED:
         outcome = Outcome.COMPLETED if answered else Outcome.CANCELED
+        if transferred:
+            return outcome, EndedBy.AGENT
+        if not answered and direction is Direction.INBOUND and not hangup_written:
+            return Outcome.NO_ANSWER, EndedBy.SYSTEM
         return outcome, remote_party(direction)
     if reason in _BY_AGENT:
         return (Outcome.COMPLETED if answered else Outcome.CANCELED), EndedBy.AGENT

@@ -147,6 +147,13 @@ class RoomCalls:
         self._emit(tracked, tracker.note(tracked.state, lambda call, seq: build(call, seq, now)))
         return True
 
+    def transferred(self, identity: str, to: str) -> None:
+        """A transfer of this call was accepted: `call.transfer_succeeded`, and the end that
+        LiveKit brings next is the transfer's."""
+        tracked = self._calls.get(identity)
+        if tracked is not None:
+            self._emit(tracked, tracker.transferred(tracked.state, to=to, now=self._clock()))
+
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run an action beside event delivery; the job ends only after it finished."""
         task = asyncio.get_running_loop().create_task(work)

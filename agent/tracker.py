@@ -18,6 +18,7 @@ from .events import (
     CallEvent,
     CallStarted,
     CallStatusChanged,
+    CallTransferSucceeded,
     CallUpdated,
 )
 from .outcome import EndReason, classify
@@ -32,6 +33,8 @@ class CallState:
     answered_at: datetime | None = None
     hangup_at: datetime | None = None
     ended: bool = False
+    transferred_to: str | None = None
+    """Where a transfer this worker asked for sent the call, once the far end accepted it."""
 
     @property
     def answered(self) -> bool:
@@ -43,9 +46,29 @@ Step = tuple[CallState, list[CallEvent]]
 
 # States are built field by field: `dataclasses.replace` costs several times more, and
 # this runs for every event of every call.
+def _with(
+    state: CallState,
+    call: Call,
+    seq: int,
+    *,
+    answered_at: datetime | None = None,
+    hangup_at: datetime | None = None,
+    ended: bool = False,
+) -> CallState:
+    """`state` with a new call and seq; the other fields kept unless given."""
+    return CallState(
+        call,
+        seq,
+        answered_at or state.answered_at,
+        hangup_at or state.hangup_at,
+        ended or state.ended,
+        state.transferred_to,
+    )
+
+
 def _next(state: CallState, call: Call) -> tuple[CallState, int]:
     seq = state.seq + 1
-    return CallState(call, seq, state.answered_at, state.hangup_at, state.ended), seq
+    return _with(state, call, seq), seq
 
 
 def start(
@@ -70,11 +93,11 @@ def _status_effects(state: CallState, events: list[CallEvent], now: datetime) ->
     status = state.call.status
     if status is CallStatus.ACTIVE and not state.answered:
         state, seq = _next(state, state.call)
-        state = CallState(state.call, state.seq, now, state.hangup_at, state.ended)
+        state = _with(state, state.call, state.seq, answered_at=now)
         ringing = (now - state.call.first_seen).total_seconds()
         events.append(CallAnswered(call=state.call, seq=seq, at=now, ringing_s=ringing))
     if status is CallStatus.HANGUP and state.hangup_at is None:
-        state = CallState(state.call, state.seq, state.answered_at, now, state.ended)
+        state = _with(state, state.call, state.seq, hangup_at=now)
     return state, events
 
 
@@ -123,7 +146,7 @@ def update(state: CallState, attributes: Mapping[str, str], *, now: datetime) ->
         events.append(
             CallUpdated(call=new, seq=seq, at=now, added=added, changed=changed, removed=removed)
         )
-    return CallState(new, state.seq, state.answered_at, state.hangup_at, state.ended), events
+    return _with(state, new, state.seq), events
 
 
 def dtmf(state: CallState, *, digit: str, code: int, now: datetime) -> Step:
@@ -143,6 +166,16 @@ def note(state: CallState, build: Callable[[Call, int], CallEvent]) -> Step:
     return state, [build(state.call, seq)]
 
 
+def transferred(state: CallState, *, to: str, now: datetime) -> Step:
+    """A transfer this worker asked for was accepted: LiveKit ends the leg itself next (BYE,
+    `hangup`, CLIENT_INITIATED), and that end is the transfer's, not the remote party's."""
+    state, seq = _next(state, state.call)
+    state = CallState(
+        state.call, seq, state.answered_at, state.hangup_at, state.ended, transferred_to=to
+    )
+    return state, [CallTransferSucceeded(call=state.call, seq=seq, at=now, to=to)]
+
+
 def end(
     state: CallState,
     *,
@@ -156,10 +189,16 @@ def end(
     call = state.call
     # A `hangup` written before the disconnect marks the real end of the conversation.
     ended_at = state.hangup_at or now
-    outcome, ended_by = classify(answered=state.answered, direction=call.direction, reason=reason)
+    outcome, ended_by = classify(
+        answered=state.answered,
+        direction=call.direction,
+        reason=reason,
+        hangup_written=state.hangup_at is not None,
+        transferred=state.transferred_to is not None,
+    )
     answered_at = state.answered_at
     state, seq = _next(state, call)
-    state = CallState(state.call, state.seq, state.answered_at, state.hangup_at, True)
+    state = _with(state, call, seq, ended=True)
     event = CallEnded(
         call=call,
         seq=seq,
@@ -172,6 +211,7 @@ def end(
         ringing_s=max(0.0, ((answered_at or ended_at) - call.first_seen).total_seconds()),
         talk_s=max(0.0, (ended_at - answered_at).total_seconds()) if answered_at else 0.0,
         sip_status_code=sip_status_code,
+        transferred_to=state.transferred_to,
     )
     return state, [event]
 

@@ -292,6 +292,8 @@ async def test_connection_refused_is_reported(
     (failed,) = await worker.until("call.action_failed")
     assert failed.action == "dispatch_agent"
     assert "ClientConnectorError" in failed.error
+    # The caller gives up while it rings: a CANCEL writes `hangup` before the disconnect.
+    livekit.room(ROOM).set_attributes("caller", {"sip.callStatus": "hangup"})
     livekit.room(ROOM).leave("caller")
     (ended,) = await worker.until("call.ended")
     assert ended.outcome == "canceled"

@@ -34,3 +34,32 @@ IN, OUT = Direction.INBOUND, Direction.OUTBOUND
 )
 def test_table(answered, direction, reason, outcome, ended_by) -> None:
     assert classify(answered=answered, direction=direction, reason=reason) == (outcome, ended_by)
+
+
+def test_inbound_ringing_timeout_is_no_answer() -> None:
+    """LiveKit rejecting an unanswered inbound call leaves CLIENT_INITIATED with no `hangup`:
+    nobody answered, the caller did not give up (a CANCEL writes `hangup` first)."""
+    assert classify(
+        answered=False, direction=IN, reason="CLIENT_INITIATED", hangup_written=False
+    ) == (Outcome.NO_ANSWER, EndedBy.SYSTEM)
+    assert classify(
+        answered=False, direction=IN, reason="CLIENT_INITIATED", hangup_written=True
+    ) == (Outcome.CANCELED, EndedBy.CALLER)
+    # Outbound calls have no such timeout on the callee's side: still the callee's cancel.
+    assert classify(
+        answered=False, direction=OUT, reason="CLIENT_INITIATED", hangup_written=False
+    ) == (Outcome.CANCELED, EndedBy.CALLEE)
+
+
+@pytest.mark.parametrize(
+    ("answered", "outcome"), [(True, Outcome.COMPLETED), (False, Outcome.CANCELED)]
+)
+def test_end_after_our_transfer_is_the_agents(answered: bool, outcome: Outcome) -> None:
+    """After a transfer we asked for, LiveKit's own BYE (CLIENT_INITIATED) is the agent's."""
+    assert classify(
+        answered=answered, direction=IN, reason="CLIENT_INITIATED", transferred=True
+    ) == (outcome, EndedBy.AGENT)
+    # Any other end after a transfer keeps its own meaning.
+    assert classify(
+        answered=True, direction=IN, reason="SERVER_SHUTDOWN", transferred=True
+    ) == (Outcome.COMPLETED, EndedBy.SYSTEM)

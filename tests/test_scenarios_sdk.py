@@ -268,6 +268,7 @@ async def test_two_calls_in_one_room_job_ends_after_both(call: Call, recorder: R
     call.room.join("sip_a", attributes=TWILIO_INBOUND | {"sip.callID": "SCL_a"})
     call.room.join("sip_b", attributes=OUTBOUND | {"sip.callID": "SCL_b"})
     await call.settle()
+    call.room.set_attributes("sip_a", {"sip.callStatus": "hangup"})
     call.room.leave("sip_a", "CLIENT_INITIATED")
     await call.settle()
     assert call.job is not None and not call.job.done
@@ -275,7 +276,7 @@ async def test_two_calls_in_one_room_job_ends_after_both(call: Call, recorder: R
     await call.settle()
     call.room.leave("sip_b", "PARTICIPANT_REMOVED")
     await call.ended()
-    assert recorder.types("SCL_a") == ["call.started", "call.ended"]
+    assert recorder.types("SCL_a") == ["call.started", "call.status_changed", "call.ended"]
     assert recorder.types("SCL_b") == [
         "call.started",
         "call.status_changed",
@@ -366,6 +367,7 @@ async def test_unknown_status_value_is_kept_and_warned(
     await call.settle()
     call.room.set_attributes("sip_caller", {"sip.callStatus": "on-hold"})
     await call.settle()
+    call.room.set_attributes("sip_caller", {"sip.callStatus": "hangup"})
     call.room.leave("sip_caller", "CLIENT_INITIATED")
     await call.ended()
     change = next(e for e in recorder.events if isinstance(e, CallStatusChanged))

@@ -54,7 +54,7 @@ def test_failed_expectation_exits_1(tmp_path: Path) -> None:
     )
     result = simulate(tmp_path, str(scenario), "--speed", "0")
     assert result.returncode == 1
-    assert "!! c: outcome canceled, expected completed" in result.stdout
+    assert "!! c: outcome no-answer, expected completed" in result.stdout
 
 
 def test_malformed_file_is_one_line(tmp_path: Path) -> None:

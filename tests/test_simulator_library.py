@@ -13,7 +13,7 @@ OUTCOMES = {
     "outbound-no-answer": {"callee": ("no-answer", "callee")},
     "outbound-early-answer": {"callee": ("completed", "callee")},
     "late-twilio-callsid": {"callee": ("completed", "callee")},
-    "transfer": {"caller": ("completed", "caller")},
+    "transfer": {"caller": ("completed", "agent")},
     "dtmf-menu": {"caller": ("completed", "caller")},
     "hidden-numbers": {"caller": ("completed", "caller")},
     "agent-hangs-up": {"caller": ("completed", "agent")},

@@ -49,6 +49,31 @@ def test_answered_inbound_call_then_caller_hangs_up() -> None:
     assert (ended.duration_s, ended.ringing_s, ended.talk_s) == (65, 5, 60)
 
 
+def test_never_answered_inbound_call_is_no_answer() -> None:
+    """Rings out (LiveKit's ringing timeout): no `hangup`, CLIENT_INITIATED: no-answer."""
+    state, _ = begin(INBOUND)
+    state, events = tracker.end(state, reason="CLIENT_INITIATED", now=at(180))
+    (ended,) = events
+    assert isinstance(ended, CallEnded)
+    assert (ended.outcome, ended.ended_by) == (Outcome.NO_ANSWER, EndedBy.SYSTEM)
+    assert (ended.ringing_s, ended.duration_s) == (180, 180)
+
+
+def test_transfer_accepted_then_livekit_ends_the_leg() -> None:
+    """transfer accepted -> `hangup` -> CLIENT_INITIATED: ended by the agent, target named."""
+    state, _ = begin(INBOUND)
+    state, _ = tracker.update(state, INBOUND | {"sip.callStatus": "active"}, now=at(2))
+    state, events = tracker.transferred(state, to="tel:+15550009999", now=at(30))
+    assert types(events) == ["call.transfer_succeeded"] and events[0].seq == 4
+    state, _ = tracker.update(state, INBOUND | {"sip.callStatus": "hangup"}, now=at(31))
+    state, events = tracker.end(state, reason="CLIENT_INITIATED", now=at(31))
+    (ended,) = events
+    assert isinstance(ended, CallEnded)
+    assert (ended.outcome, ended.ended_by) == (Outcome.COMPLETED, EndedBy.AGENT)
+    assert ended.transferred_to == "tel:+15550009999"
+    assert (ended.seq, ended.talk_s) == (6, 29)
+
+
 def test_status_change_only_on_real_change() -> None:
     state, _ = begin(INBOUND)
     state, events = tracker.update(state, dict(INBOUND), now=at(1))

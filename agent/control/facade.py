@@ -22,7 +22,7 @@ from google.protobuf.message import Message
 from livekit import api, rtc
 
 from ..call import Call
-from ..events import CallActionFailed, CallEvent, CallTransferFailed, CallTransferSucceeded
+from ..events import CallActionFailed, CallEvent, CallTransferFailed
 from ..privacy import call_numbers, redact_text
 from ..room_calls import EventBuilder, RoomCalls, current_room_calls
 from .failures import Failure
@@ -285,10 +285,7 @@ class CallControl:
             self.calls.publish(self.identity, _transfer_failed(to, code, reason))
             return False
 
-        def succeeded(call: Call, seq: int, at: datetime) -> CallEvent:
-            return CallTransferSucceeded(call=call, seq=seq, at=at, to=to)
-
-        self.calls.publish(self.identity, succeeded)
+        self.calls.transferred(self.identity, to)
         return True
 
     async def dial(

@@ -80,6 +80,8 @@ def event_fields(event: CallEvent, numbers: PhoneNumbers) -> dict[str, Any]:
             }
             if event.sip_status_code is not None:
                 fields["sip_status_code"] = event.sip_status_code
+            if event.transferred_to is not None:
+                fields["transferred_to"] = event.transferred_to
     return fields
 
 
