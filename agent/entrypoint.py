@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from livekit import api
 from livekit.agents import AutoSubscribe, JobContext
 
 from . import ffi_routing
@@ -29,6 +30,12 @@ class WorkerConfig:
         return [factory(self.settings) for factory in self.handler_factories]
 
 
+async def room_gone(ctx: JobContext) -> bool:
+    """Whether LiveKit no longer has the job's room (it was deleted)."""
+    listed = await ctx.api.room.list_rooms(api.ListRoomsRequest(names=[ctx.room.name]))
+    return not listed.rooms
+
+
 async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
     """Track every SIP call of the room; end the job when the last one's events are out."""
     settings = config.settings
@@ -46,6 +53,7 @@ async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
         logger,
         on_idle=lambda: ctx.shutdown("all calls ended"),
         clock=config.clock,
+        room_gone=lambda: room_gone(ctx),
     )
     calls.attach()
 

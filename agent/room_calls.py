@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Coroutine, Mapping
+import dataclasses
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,9 @@ SIP_KIND = "PARTICIPANT_KIND_SIP"
 Clock = Callable[[], datetime]
 EventBuilder = Callable[[Call, int, datetime], CallEvent]
 """Builds an event from the call, its next seq and the time: see `RoomCalls.publish`."""
+RoomGone = Callable[[], Awaitable[bool]]
+"""Asks LiveKit whether the room is gone (deleted): see `RoomCalls.aclose`."""
+ROOM_CHECK_TIMEOUT_S = 3.0
 
 
 def utc_now() -> datetime:
@@ -83,6 +87,7 @@ class RoomCalls:
         *,
         on_idle: Callable[[], None],
         clock: Clock = utc_now,
+        room_gone: RoomGone | None = None,
     ) -> None:
         self.room = room
         self.pipeline = pipeline
@@ -90,6 +95,7 @@ class RoomCalls:
         self._settings = settings
         self._on_idle = on_idle
         self._clock = clock
+        self._room_gone = room_gone
         self._calls: dict[str, _Tracked] = {}
         """Calls by participant identity: the room's key for a participant."""
         self._reconnecting = False
@@ -203,14 +209,14 @@ class RoomCalls:
         """The tracked call of a SIP participant, started on first sight."""
         if not is_sip(participant):
             return None
+        tracked = self._returning(participant)
+        if tracked is not None:
+            return tracked
         tracked = self._calls.get(participant.identity)
         if tracked is not None and not (
             # The same identity can dial in again after its first call ended.
             tracked.state.ended and tracked.state.call.participant_sid != participant.sid
         ):
-            return tracked
-        tracked = self._returning(participant)
-        if tracked is not None:
             return tracked
         return self._start(participant.identity, participant.attributes, participant.sid)
 
@@ -235,15 +241,19 @@ class RoomCalls:
         return tracked
 
     def _returning(self, participant: rtc.RemoteParticipant) -> _Tracked | None:
-        """A participant announced again after the agent's reconnect: the same call."""
+        """A participant announced again after the agent's reconnect (same identity or same
+        `sip.callID`, a new participant sid): the same call goes on."""
         call_id = participant.attributes.get("sip.callID")
         for identity, tracked in self._calls.items():
-            same = identity == participant.identity or (
+            if tracked.away_reason is None or tracked.state.ended:
+                continue
+            if identity == participant.identity or (
                 call_id is not None and tracked.state.call.call_id == call_id
-            )
-            if same and tracked.away_reason is not None and not tracked.state.ended:
+            ):
                 tracked.away_reason = None
                 tracked.cancel_timer()
+                call = dataclasses.replace(tracked.state.call, participant_sid=participant.sid)
+                tracked.state = dataclasses.replace(tracked.state, call=call)
                 del self._calls[identity]
                 self._calls[participant.identity] = tracked
                 self.log.info(
@@ -326,21 +336,21 @@ class RoomCalls:
             self._dials[participant.identity] = reason
             return
         if self._reconnecting and reason == EndReason.UNKNOWN_REASON:
-            # The SDK reports everyone gone while it restarts the connection; they are
-            # announced again once it is back. Wait for that before ending the call.
+            # The SDK reports everyone gone (with no reason) while it restarts the
+            # connection; they are announced again seconds AFTER `reconnected` (new sid).
+            # The grace starts at `reconnected`: the time before it says nothing.
             tracked.away_reason = reason
             tracked.cancel_timer()
-            tracked.timer = asyncio.get_running_loop().call_later(
-                self._settings.reconnect_grace_s, self._away_too_long, participant.identity
-            )
             return
         self.end_call(participant.identity, reason)
 
     def _on_room_disconnected(self, reason: int) -> None:
         name = reason_name(reason)
-        # On the agent's own room, CLIENT_INITIATED means the agent left: the job ended.
         if name == EndReason.CLIENT_INITIATED:
-            name = EndReason.JOB_ENDED
+            # The agent's own disconnect: the job is ending. That can be LiveKit terminating
+            # the job of a deleted room ahead of the room's own disconnect, so the calls
+            # still up are ended by `aclose`, which asks LiveKit which it was.
+            return
         self.end_all(name)
 
     def _on_reconnecting(self) -> None:
@@ -349,7 +359,17 @@ class RoomCalls:
 
     def _on_reconnected(self) -> None:
         self._reconnecting = False
-        self.log.info("livekit connection restored", room=self.room.name)
+        for participant in list(self.room.remote_participants.values()):
+            self._ensure(participant)
+        away = [i for i, t in self._calls.items() if t.away_reason and not t.state.ended]
+        self.log.info("livekit connection restored", room=self.room.name, calls_away=len(away))
+        loop = asyncio.get_running_loop()
+        for identity in away:
+            tracked = self._calls[identity]
+            tracked.cancel_timer()
+            tracked.timer = loop.call_later(
+                self._settings.reconnect_grace_s, self._away_too_long, identity
+            )
 
     # -- timers ---------------------------------------------------------------------------
 
@@ -394,8 +414,31 @@ class RoomCalls:
             self._no_call_timer.cancel()
         await self._finish_tasks()
         self._dials.clear()
-        self.end_all(EndReason.JOB_ENDED)
+        if self.active:
+            self.end_all(await self._reason_at_job_end())
         await self.pipeline.aclose()
+
+    async def _reason_at_job_end(self) -> str:
+        """ROOM_DELETED when LiveKit says the room is gone, else JOB_ENDED.
+
+        LiveKit ends the job of a room it deleted, and that termination can reach the job
+        before the room's own `disconnected(ROOM_DELETED)` (seen on livekit-server 1.13.5);
+        once the job has disconnected, that reason never comes. A worker draining or losing
+        LiveKit finds the room still there, or cannot ask: JOB_ENDED.
+        """
+        if self._room_gone is None:
+            return EndReason.JOB_ENDED
+        try:
+            async with asyncio.timeout(ROOM_CHECK_TIMEOUT_S):
+                gone = await self._room_gone()
+        except Exception as exc:  # no answer is an answer: the job ended under the calls
+            self.log.warning(
+                "could not ask LiveKit whether the room was deleted",
+                room=self.room.name,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return EndReason.JOB_ENDED
+        return EndReason.ROOM_DELETED if gone else EndReason.JOB_ENDED
 
     async def _finish_tasks(self) -> None:
         # Actions are bounded by their own timeout; their results are events to deliver.

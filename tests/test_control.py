@@ -18,7 +18,14 @@ from agent.server import worker_config
 from agent.settings import load_settings
 from agent.testing.job import JobRun, run_job
 from agent.testing.livekit_room import FakeLiveKit
-from agent.testing.twirp import Delay, TwirpServer, room_effects, server_error, sip_error
+from agent.testing.twirp import (
+    Delay,
+    TwirpServer,
+    room_answers,
+    room_effects,
+    server_error,
+    sip_error,
+)
 
 KEY, SECRET = "devkey", "secret-of-at-least-32-bytes-for-hs256"
 ROOM = "call-room"
@@ -44,7 +51,9 @@ def livekit() -> Iterator[FakeLiveKit]:
 async def twirp(
     livekit: FakeLiveKit, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[TwirpServer]:
-    async with TwirpServer(KEY, SECRET, on_success=room_effects(livekit)) as server:
+    async with TwirpServer(
+        KEY, SECRET, on_success=room_effects(livekit), responder=room_answers(livekit)
+    ) as server:
         monkeypatch.setenv("LIVEKIT_URL", server.url)
         monkeypatch.setenv("LIVEKIT_API_KEY", KEY)
         monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
@@ -368,3 +377,40 @@ async def test_hangup_all_deletes_the_room_once(livekit: FakeLiveKit, twirp: Twi
     assert twirp.sent("RoomService/DeleteRoom") == [{"room": ROOM}]
     (ended,) = worker.of("call.ended")
     assert (ended.disconnect_reason, ended.ended_by) == ("ROOM_DELETED", "agent")
+
+
+@pytest.mark.parametrize("termination_first", [False, True])
+async def test_room_deleted_under_a_call_is_room_deleted(
+    livekit: FakeLiveKit, twirp: TwirpServer, termination_first: bool
+) -> None:
+    """Deleting the room ends the call ROOM_DELETED / agent, also when LiveKit's job
+    termination reaches the job before the room's own disconnect (seen on a real server)."""
+    worker = await start(livekit)
+    livekit.room(ROOM).join("caller", attributes=CALLER | {"sip.callStatus": "active"})
+    await worker.until("call.answered")
+    if termination_first:
+        livekit.room(ROOM).delete(tell_rooms=False)
+        worker.job.shutdown("job terminated by LiveKit")
+    else:
+        livekit.room(ROOM).delete()
+    (ended,) = await worker.until("call.ended")
+    assert (ended.outcome, ended.ended_by, ended.disconnect_reason) == (
+        "completed",
+        "agent",
+        "ROOM_DELETED",
+    )
+    await worker.job.wait()
+
+
+async def test_worker_shutdown_under_a_call_is_job_ended(
+    livekit: FakeLiveKit, twirp: TwirpServer
+) -> None:
+    """The job ends under a live call while its room still exists: JOB_ENDED / system."""
+    worker = await start(livekit)
+    livekit.room(ROOM).join("caller", attributes=CALLER | {"sip.callStatus": "active"})
+    await worker.until("call.answered")
+    worker.job.shutdown("worker draining")
+    (ended,) = await worker.until("call.ended")
+    assert (ended.ended_by, ended.disconnect_reason) == ("system", "JOB_ENDED")
+    assert twirp.sent("RoomService/ListRooms") == [{"names": [ROOM]}]
+    await worker.job.wait()

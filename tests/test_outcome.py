@@ -60,6 +60,7 @@ def test_end_after_our_transfer_is_the_agents(answered: bool, outcome: Outcome) 
         answered=answered, direction=IN, reason="CLIENT_INITIATED", transferred=True
     ) == (outcome, EndedBy.AGENT)
     # Any other end after a transfer keeps its own meaning.
-    assert classify(
-        answered=True, direction=IN, reason="SERVER_SHUTDOWN", transferred=True
-    ) == (Outcome.COMPLETED, EndedBy.SYSTEM)
+    assert classify(answered=True, direction=IN, reason="SERVER_SHUTDOWN", transferred=True) == (
+        Outcome.COMPLETED,
+        EndedBy.SYSTEM,
+    )

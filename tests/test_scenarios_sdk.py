@@ -320,16 +320,43 @@ async def test_job_ending_under_a_call_ends_it_as_system(call: Call, recorder: R
 
 
 async def test_agent_connection_restart_mid_call(call: Call, recorder: Recorder) -> None:
-    """Participants reported gone and back during the agent's reconnect: still one call."""
+    """Participants reported gone during the agent's reconnect and announced again after it
+    (new sid): still one call."""
     await call.start()
     call.room.join("sip_caller", attributes=TWILIO_INBOUND | {"sip.callStatus": "active"})
     await call.settle()
     call.room.restart_connection()
     await call.settle()
+    call.room.rejoin()
+    await call.settle()
     call.room.dtmf("sip_caller", "5")
     await call.settle()
     await call.delivered(3)
     assert recorder.types() == ["call.started", "call.answered", "call.dtmf"]
+    call.room.leave("sip_caller", "CLIENT_INITIATED")
+    await call.ended()
+    (ended,) = recorder.ended()
+    assert (ended.outcome, ended.ended_by) == ("completed", "caller")
+    assert recorder.types().count("call.started") == 1
+
+
+async def test_reconnect_grace_counts_from_reconnected(call: Call, recorder: Recorder) -> None:
+    """A reconnect that takes longer than the grace does not end the call: the grace starts
+    when the connection is back, and the caller comes back after that (real timeline)."""
+    call.settings = call.settings.model_copy(update={"reconnect_grace_s": 0.3})
+    await call.start()
+    call.room.join("sip_caller", attributes=TWILIO_INBOUND | {"sip.callStatus": "active"})
+    await call.settle()
+    (room,) = call.room.rooms()
+    room.emit("reconnecting")
+    call.room.leave("sip_caller", "UNKNOWN_REASON")
+    await call.settle()
+    await asyncio.sleep(0.6)  # the connection is down longer than the grace
+    room.emit("reconnected")
+    call.room.join("sip_caller", attributes=TWILIO_INBOUND | {"sip.callStatus": "active"})
+    await call.settle()
+    await asyncio.sleep(0.6)  # and the grace after `reconnected` has run out
+    assert recorder.ended() == []
     call.room.leave("sip_caller", "CLIENT_INITIATED")
     await call.ended()
     (ended,) = recorder.ended()

@@ -142,11 +142,13 @@ async def test_delete_disconnects_room_without_participant_events(livekit: FakeL
     await room.disconnect()  # a no-op once the server closed the room, as with a real one
 
 
-async def test_restart_connection_replays_participants(livekit: FakeLiveKit) -> None:
-    """restart_connection: reconnecting, callers gone (UNKNOWN_REASON) and back, reconnected."""
+async def test_restart_connection_plays_a_real_server_restart(livekit: FakeLiveKit) -> None:
+    """As livekit-server 1.13.5 restarted under a call: reconnecting, the caller gone with no
+    reason, reconnected with nobody in the room; `rejoin` brings it back with a new sid."""
     fake = livekit.room("call")
     fake.join("sip_1", attributes={"sip.callID": "SCL_1"})
     room = await connect(livekit, "call")
+    first_sid = room.remote_participants["sip_1"].sid
     events = record(room)
     fake.restart_connection()
     await fake.settle()
@@ -154,14 +156,19 @@ async def test_restart_connection_replays_participants(livekit: FakeLiveKit) -> 
         "connection_state_changed",
         "reconnecting",
         "participant_disconnected",
-        "participant_connected",
-        "participant_active",
         "connection_state_changed",
         "reconnected",
     ]
     # the SDK reports UNKNOWN_REASON as None
     assert events[2][1][0].disconnect_reason is None
-    assert room.remote_participants["sip_1"].attributes == {"sip.callID": "SCL_1"}
+    assert room.remote_participants == {}
+    fake.set_attributes("sip_1", {"tier": "gold"})  # while away: seen only on the rejoin
+    fake.rejoin()
+    await fake.settle()
+    assert names(events)[5:] == ["participant_connected", "participant_active"]
+    back = room.remote_participants["sip_1"]
+    assert back.sid != first_sid
+    assert back.attributes == {"sip.callID": "SCL_1", "tier": "gold"}
     assert room.connection_state == rtc.ConnectionState.CONN_CONNECTED
     await room.disconnect()
 

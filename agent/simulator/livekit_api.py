@@ -13,7 +13,14 @@ import aiohttp
 from livekit import api
 
 from ..testing.livekit_room import FakeLiveKit
-from ..testing.twirp import Reply, TwirpError, TwirpRequest, TwirpServer, room_effects
+from ..testing.twirp import (
+    Reply,
+    TwirpError,
+    TwirpRequest,
+    TwirpServer,
+    room_answers,
+    room_effects,
+)
 from .model import Scenario
 
 API_KEY = "simulator"
@@ -30,6 +37,8 @@ SHOWN: Mapping[str, tuple[tuple[str, str], ...]] = {
     "AgentDispatchService/CreateDispatch": (("agent=", "agent_name"),),
 }
 IDENTITIES = frozenset({"identity", "participant_identity"})
+QUERIES = frozenset({"RoomService/ListRooms"})
+"""Requests that only ask (the worker checking a room is gone): not shown, they act on nothing."""
 
 
 def request_line(
@@ -92,7 +101,10 @@ async def livekit_api(
         livekit.api_key,
         livekit.api_secret,
         on_success=room_effects(livekit),
-        on_answer=lambda request, answer: out(request_line(request, answer, names)),
+        responder=room_answers(livekit),
+        on_answer=lambda request, answer: (
+            None if request.method in QUERIES else out(request_line(request, answer, names))
+        ),
     )
     for method, answers in scenario.answers.items():
         server.script(method, *answers)

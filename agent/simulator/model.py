@@ -69,9 +69,11 @@ class DeleteRoom(_Step):
 
 @dataclass(frozen=True, slots=True)
 class Reconnect(_Step):
-    """The agent's connection to LiveKit restarts: everyone vanishes and comes back."""
+    """The agent's connection to LiveKit restarts: everyone vanishes, the connection is
+    back, and `back_after` seconds later the participants are announced again."""
 
     room: str
+    back_after: float = 3.0
 
 
 Step = Join | SetAttributes | Dtmf | Wait | Leave | DeleteRoom | Reconnect

@@ -101,7 +101,12 @@ _VERBS: dict[str, tuple[frozenset[str], Callable[[Mapping[str, Any]], Step]]] = 
         lambda r: Leave(r["leave"], _reason(r.get("reason", "CLIENT_INITIATED"))),
     ),
     "delete_room": (frozenset(), lambda r: DeleteRoom(_text(r["delete_room"], "delete_room"))),
-    "reconnect": (frozenset(), lambda r: Reconnect(_text(r["reconnect"], "reconnect"))),
+    "reconnect": (
+        frozenset({"back_after"}),
+        lambda r: Reconnect(
+            _text(r["reconnect"], "reconnect"), _seconds(r.get("back_after", 3.0), "back_after")
+        ),
+    ),
 }
 
 

@@ -81,17 +81,25 @@ class _Stage:
                 for digit in digits:
                     room.dtmf(identity, digit)
             case Wait(seconds=seconds):
-                if self._speed > 0:
-                    await asyncio.sleep(seconds / self._speed)
-                self._clock.advance(seconds)
+                await self._wait(seconds)
             case Leave(call=name, reason=reason):
                 room, identity = self._room(name)
                 room.leave(identity, reason)
             case DeleteRoom(room=name):
                 self.livekit.room(name).delete()
-            case Reconnect(room=name):
+            case Reconnect(room=name, back_after=back_after):
+                # As a real server restart plays it: the participants come back (new sids)
+                # seconds after the agent's connection is restored.
                 self.livekit.room(name).restart_connection()
+                await self._settle()
+                await self._wait(back_after)
+                self.livekit.room(name).rejoin()
         await self._settle()
+
+    async def _wait(self, seconds: float) -> None:
+        if self._speed > 0:
+            await asyncio.sleep(seconds / self._speed)
+        self._clock.advance(seconds)
 
     async def _dispatch(self, room: str) -> None:
         run = await run_job(

@@ -65,8 +65,8 @@ class Script:
     def delete_room(self, room: str, *, note: str = "") -> Script:
         return self._step(note, delete_room=room)
 
-    def reconnect(self, room: str, *, note: str = "") -> Script:
-        return self._step(note, reconnect=room)
+    def reconnect(self, room: str, *, back_after: float = 3.0, note: str = "") -> Script:
+        return self._step(note, reconnect=room, back_after=back_after)
 
     def expect(self, call: str, **fields: Any) -> Script:
         """outcome, ended_by, disconnect_reason, events, duration_s, ringing_s, talk_s."""

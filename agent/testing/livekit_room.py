@@ -22,7 +22,7 @@ import sys
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
@@ -164,6 +164,9 @@ class FakeRoom:
         self.created_at = int(time.time())
         self._members: dict[str, _Member] = {}
         self._connections: dict[int, _Connection] = {}
+        self._away: set[str] = set()
+        """Members the agent's Rooms lost in a connection restart, until `rejoin()`."""
+        self.deleted = False
 
     def __repr__(self) -> str:
         return f"FakeRoom(name={self.name!r}, sid={self.sid!r})"
@@ -182,6 +185,7 @@ class FakeRoom:
         """A participant joins; connected Rooms see participant_connected (+ _active)."""
         if identity in self._members:
             raise ValueError(f"{identity!r} is already in room {self.name!r}")
+        self.deleted = False  # a call into a deleted room's name creates it again
         try:
             kind_value = proto_participant.ParticipantKind.Value(f"PARTICIPANT_KIND_{kind}")
         except ValueError:
@@ -224,8 +228,8 @@ class FakeRoom:
             elif member.attributes.get(key) != value:
                 member.attributes[key] = value
                 changed[key] = value
-        if not changed:
-            return  # a server sends nothing when nothing changed
+        if not changed or identity in self._away:
+            return  # nothing changed, or nobody to tell: `rejoin()` brings the new values
         for conn in self._live():
             self._send_attributes(conn, member, changed)
 
@@ -253,17 +257,29 @@ class FakeRoom:
             raise ValueError(f"unknown disconnect reason {reason!r}") from None
         self._member(identity)
         del self._members[identity]
+        if identity in self._away:
+            self._away.discard(identity)  # gone while the agent could not see it
+            return
         for conn in self._live():
             self._send_disconnected(conn, identity, reason_value)
 
-    def delete(self) -> None:
-        """DeleteRoom: Rooms get disconnected(ROOM_DELETED), no participant_disconnected."""
-        self._end_connections(proto_participant.ROOM_DELETED)
+    def delete(self, *, tell_rooms: bool = True) -> None:
+        """DeleteRoom: Rooms get disconnected(ROOM_DELETED), no participant_disconnected.
+
+        `tell_rooms=False`: the room is gone on the server, but the agents' Rooms have not
+        processed their disconnect yet, as when LiveKit's job termination overtakes it
+        (seen on a real server); whatever the job does next decides what they see."""
+        if tell_rooms:
+            self._end_connections(proto_participant.ROOM_DELETED)
+        self.deleted = True
         self._members.clear()
         self.sid = _sid("RM")  # a room created again later under this name is a new room
 
     def restart_connection(self) -> None:
-        """The agent's connection restarts: participants vanish (UNKNOWN_REASON) and return."""
+        """The agent's connection restarts, as seen on a real livekit-server restarted under
+        a call: reconnecting, every participant reported gone with no reason, reconnected
+        with nobody in the room. They come back seconds later with `rejoin()`."""
+        self._away.update(self._members)
         for conn in self._live():
             send = conn.handle
             _deliver(
@@ -277,8 +293,6 @@ class FakeRoom:
             _deliver(_room_event(send, reconnecting=proto_room.Reconnecting()))
             for member in self._members.values():
                 self._send_disconnected(conn, member.identity, proto_participant.UNKNOWN_REASON)
-            for member in self._members.values():
-                self._announce(conn, member)
             _deliver(
                 _room_event(
                     send,
@@ -288,6 +302,16 @@ class FakeRoom:
                 )
             )
             _deliver(_room_event(send, reconnected=proto_room.Reconnected()))
+
+    def rejoin(self) -> None:
+        """After `restart_connection`: the participants still there are announced again,
+        each with a new participant sid, with their attributes as they are now."""
+        for identity in sorted(self._away):
+            member = self._members[identity]
+            member.sid = _sid("PA")
+            for conn in self._live():
+                self._announce(conn, member)
+        self._away.clear()
 
     def participants(self) -> dict[str, FakeParticipant]:
         """The server-side view of the remote participants (not the connected agents)."""
@@ -531,6 +555,12 @@ class FakeLiveKit:
         tb: TracebackType | None,
     ) -> None:
         self.uninstall()
+
+    def existing(self, names: Iterable[str]) -> list[FakeRoom]:
+        """The named rooms the server has (as ListRooms shows): not deleted, and someone in
+        them or connected."""
+        rooms = (self._rooms.get(name) for name in names)
+        return [r for r in rooms if r is not None and not r.deleted and (r._members or r._live())]
 
     def room(self, name: str) -> FakeRoom:
         """The server-side room of that name, created on first use (as a join would)."""

@@ -71,12 +71,19 @@ def _room_create(claims: Mapping[str, Any], request: Message) -> str | None:
     return None if (claims.get("video") or {}).get("roomCreate") else "requires roomCreate"
 
 
+def _room_list(claims: Mapping[str, Any], request: Message) -> str | None:
+    return None if (claims.get("video") or {}).get("roomList") else "requires roomList"
+
+
 METHODS: Mapping[str, _Method] = {
     "livekit.RoomService/RemoveParticipant": _Method(
         api.RoomParticipantIdentity, api.RemoveParticipantResponse, _room_admin("room")
     ),
     "livekit.RoomService/DeleteRoom": _Method(
         api.DeleteRoomRequest, api.DeleteRoomResponse, _room_create
+    ),
+    "livekit.RoomService/ListRooms": _Method(
+        api.ListRoomsRequest, api.ListRoomsResponse, _room_list
     ),
     "livekit.RoomService/UpdateParticipant": _Method(
         api.UpdateParticipantRequest, api.ParticipantInfo, _room_admin("room")
@@ -169,6 +176,7 @@ def server_error(status: int = 503, msg: str = "no response from servers") -> Tw
 
 Hook = Callable[[TwirpRequest], Awaitable[None] | None]
 AnswerHook = Callable[[TwirpRequest, Reply | TwirpError], None]
+Responder = Callable[[TwirpRequest], Reply | None]
 
 
 class TwirpServer:
@@ -181,6 +189,7 @@ class TwirpServer:
         *,
         on_success: Hook | None = None,
         on_answer: AnswerHook | None = None,
+        responder: Responder | None = None,
     ) -> None:
         self.api_key = api_key
         self._secret = api_secret
@@ -191,6 +200,9 @@ class TwirpServer:
         self.on_answer = on_answer
         """Sees each request with the answer it gets, before `on_success`: e.g. to show
         what the worker asked of LiveKit in the order it happened."""
+        self.responder = responder
+        """Answers a request nothing was scripted for (None: an empty success), e.g.
+        ListRooms from a fake server's rooms."""
         self._script: defaultdict[str, deque[Answer]] = defaultdict(deque)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -260,7 +272,7 @@ class TwirpServer:
         )
         self.requests.append(request)
         queued = self._script[request.method]
-        answer: Answer = queued.popleft() if queued else Reply()
+        answer: Answer = queued.popleft() if queued else self._default(request)
         if isinstance(answer, Delay):
             await asyncio.sleep(answer.seconds)
             answer = answer.then
@@ -276,6 +288,10 @@ class TwirpServer:
         if content_type == "application/json":
             return web.json_response(json_format.MessageToDict(response))
         return web.Response(body=response.SerializeToString(), content_type="application/protobuf")
+
+    def _default(self, request: TwirpRequest) -> Reply:
+        answer = self.responder(request) if self.responder is not None else None
+        return answer if answer is not None else Reply()
 
     def _claims(self, authorization: str) -> dict[str, Any] | TwirpError:
         scheme, _, token = authorization.partition(" ")
@@ -325,3 +341,15 @@ def room_effects(livekit: FakeLiveKit) -> Hook:
             )
 
     return effect
+
+
+def room_answers(livekit: FakeLiveKit) -> Responder:
+    """What LiveKit answers from its rooms: ListRooms lists the named rooms that exist."""
+
+    def answer(request: TwirpRequest) -> Reply | None:
+        if request.method != "RoomService/ListRooms":
+            return None
+        rooms = livekit.existing(request.body.get("names", []))
+        return Reply({"rooms": [{"sid": room.sid, "name": room.name} for room in rooms]})
+
+    return answer
