@@ -22,9 +22,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     # This worker never runs voice models: do not preload them (~300 MiB per job process).
     LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE=0 \
     SIP_AGENT_HEALTH_PORT=8081 \
-    SIP_AGENT_METRICS_PORT=9100 \
-    # The default SQLite call log lives in the data directory (mount a volume, or use PostgreSQL).
-    SIP_AGENT_DB_URL=sqlite:////data/sip-agent.db
+    # Metrics on (the metrics handler with them); a handler list given must name `metrics`.
+    SIP_AGENT_METRICS_PORT=9100
+# The SQLite call log, when the store is on, lives in the working directory, /data (mount a
+# volume, or set SIP_AGENT_DB_URL to PostgreSQL, which also turns the store on).
 RUN useradd --system --uid 10001 --home-dir /data --create-home --shell /usr/sbin/nologin agent
 COPY --from=build /opt/venv /opt/venv
 USER agent

@@ -145,11 +145,3 @@ def enabled(settings: Settings) -> bool:
 
 def pipeline_observer(settings: Settings) -> HandlerObserver | None:
     return HandlerObserver() if enabled(settings) else None
-
-
-def handler_names(settings: Settings) -> tuple[str, ...]:
-    """The configured handlers, with `metrics` first when metrics are on and it is not listed
-    (first: counting must not wait behind a slow handler)."""
-    if enabled(settings) and "metrics" not in settings.handlers:
-        return ("metrics", *settings.handlers)
-    return settings.handlers

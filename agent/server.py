@@ -14,6 +14,7 @@ from . import ffi_routing, metrics, webhooks
 from . import handlers as handler_registry
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
+from .handlers.selection import handler_names
 from .health import HEALTH, add_handler_checks
 from .health import serve as serve_health
 from .settings import Executor, Settings, load_settings
@@ -28,7 +29,7 @@ PRELOAD_LOCAL_INFERENCE = "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"
 
 def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerConfig:
     """Resolve configured handler names and in-code handlers once; fails on a bad one."""
-    factories = handler_registry.resolve(metrics.handler_names(settings))
+    factories = handler_registry.resolve(handler_names(settings))
     factories += [handler_registry.as_factory(h, repr(h)) for h in handlers]
     config = WorkerConfig(settings=settings, handler_factories=tuple(factories))
     # Build them once now so a broken handler or rules file fails start-up, not a call.
@@ -75,7 +76,7 @@ def server_for(config: WorkerConfig) -> AgentServer:
     )
     add_handler_checks(HEALTH, config.build_handlers())
     serve_health(server, HEALTH, "", settings.health_port)
-    if "webhook" in settings.handlers:
+    if "webhook" in handler_names(settings):
         webhooks.drain_at_start(settings)
     server.rtc_session(
         functools.partial(entrypoint, config=config),

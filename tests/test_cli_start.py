@@ -94,3 +94,18 @@ async def test_broken_config_is_one_line(tmp_path: Path, env: dict, expected: st
         await run_start(tmp_path, **({"LIVEKIT_URL": "ws://127.0.0.1:9"} | LIVEKIT | env))
     )
     assert expected in line
+
+
+async def test_rules_with_a_handler_list_without_the_router(tmp_path: Path) -> None:
+    """Rules that would never run stop start-up, naming both settings."""
+    rules = ROOT / "examples" / "routing.toml"
+    line = one_line(
+        await run_start(
+            tmp_path,
+            LIVEKIT_URL="ws://127.0.0.1:9",
+            SIP_AGENT_HANDLERS="log",
+            SIP_AGENT_RULES=str(rules),
+            **LIVEKIT,
+        )
+    )
+    assert "SIP_AGENT_RULES is set but SIP_AGENT_HANDLERS=log leaves out 'router'" in line

@@ -90,14 +90,6 @@ async def test_handler_latency_and_errors_are_per_handler(livekit: FakeLiveKit) 
     assert sample("sip_agent_handler_seconds_count", handler="log") == log_calls + 5
 
 
-def test_metrics_handler_is_added_when_a_port_is_set() -> None:
-    """Setting SIP_AGENT_METRICS_PORT puts `metrics` first; without it nothing changes."""
-    assert metrics.handler_names(settings_with_metrics(handlers="log")) == ("metrics", "log")
-    assert metrics.handler_names(load_settings(handlers="log")) == ("log",)
-    listed = settings_with_metrics(handlers="log,metrics")
-    assert metrics.handler_names(listed) == ("log", "metrics")
-
-
 def test_outbox_functions_move_their_metrics() -> None:
     """The webhook outbox reports its depth, failures by reason, and deliveries."""
     failures = sample("sip_agent_webhook_delivery_failures_total", reason="http_5xx")
