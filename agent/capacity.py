@@ -16,6 +16,7 @@ them): `AgentServer._get_effective_load` (overridden) and `AgentServer._reserved
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livekit.agents import AgentServer
@@ -32,6 +33,18 @@ class CallsServer(AgentServer):
     def __init__(self, *, max_calls: int, **kwargs: Any) -> None:
         super().__init__(load_fnc=self.calls_load, load_threshold=threshold(max_calls), **kwargs)
         self.max_calls = max_calls
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def close_with_worker(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Run `close` when the worker shuts down, after the SDK's own parts: what we open
+        beside it (the health front server and its client session) closes with it."""
+        self._closers.append(close)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        closers, self._closers = self._closers, []
+        for close in closers:
+            await close()
 
     def calls_load(self) -> float:
         return min(1.0, len(self.active_jobs) / self.max_calls)

@@ -22,7 +22,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import aiohttp
 from aiohttp import web
-from livekit.agents import AgentServer
+
+from .capacity import CallsServer
 
 Check = Callable[[], Awaitable[str | None]]
 # A probe runs every few seconds: a check that hangs must not hang the probe.
@@ -132,9 +133,11 @@ def add_handler_checks(health: Health, handlers: Iterable[object]) -> None:
             health.add_check(str(getattr(handler, "name", repr(handler))), check)
 
 
-def serve(server: AgentServer, health: Health, host: str, port: int) -> HealthServer:
-    """Serve `health` on `port` once the worker runs (its own server is on a free port)."""
+def serve(server: CallsServer, health: Health, host: str, port: int) -> HealthServer:
+    """Serve `health` on `port` once the worker runs (its own server is on a free port);
+    closed with the worker."""
     front = HealthServer(health, lambda: server.worker_info.http_port)
+    server.close_with_worker(front.aclose)
     tasks: set[asyncio.Task[None]] = set()
 
     def started() -> None:

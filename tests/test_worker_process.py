@@ -139,3 +139,7 @@ async def test_sigterm_drains_a_live_call(endpoint: AgentEndpoint, tmp_path: Pat
         "caller",
         "CLIENT_INITIATED",
     )
+    assert proc.returncode == 0
+    # A clean shutdown says nothing alarming (it once logged `Unclosed client session`).
+    errors = [line for line in log_path.read_text().splitlines() if '"ERROR"' in line]
+    assert errors == []
