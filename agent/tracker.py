@@ -57,12 +57,12 @@ def _with(
 ) -> CallState:
     """`state` with a new call and seq; the other fields kept unless given."""
     return CallState(
-        call,
-        seq,
-        answered_at or state.answered_at,
-        hangup_at or state.hangup_at,
-        ended or state.ended,
-        state.transferred_to,
+        call=call,
+        seq=seq,
+        answered_at=answered_at or state.answered_at,
+        hangup_at=hangup_at or state.hangup_at,
+        ended=ended or state.ended,
+        transferred_to=state.transferred_to,
     )
 
 
@@ -171,7 +171,12 @@ def transferred(state: CallState, *, to: str, now: datetime) -> Step:
     `hangup`, CLIENT_INITIATED), and that end is the transfer's, not the remote party's."""
     state, seq = _next(state, state.call)
     state = CallState(
-        state.call, seq, state.answered_at, state.hangup_at, state.ended, transferred_to=to
+        call=state.call,
+        seq=seq,
+        answered_at=state.answered_at,
+        hangup_at=state.hangup_at,
+        ended=state.ended,
+        transferred_to=to,
     )
     return state, [CallTransferSucceeded(call=state.call, seq=seq, at=now, to=to)]
 
