@@ -1,0 +1,104 @@
+"""Inbound calls from a SIP phone through LiveKit's real SIP service to our running worker."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from .provision import NUMBER, Provisioned
+from .room import join
+from .sipp import Phone
+from .stack import Stack
+from .worker import Worker
+
+pytestmark = pytest.mark.live
+CALLER = "+15105550123"
+
+
+def twilio_keys() -> dict[str, str]:
+    """What a Twilio Elastic SIP trunk puts in its INVITE, unique per call."""
+    return {
+        "to": NUMBER,
+        "caller": CALLER,
+        "call_sid": f"CA{uuid.uuid4().hex}",
+        "account_sid": "AC0123456789abcdef0123456789abcdef",
+        "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
+        "tier": "gold",
+    }
+
+
+def types(worker: Worker, call_id: str) -> list[str]:
+    return [r["event"] for r in worker.events(call_id=call_id)]
+
+
+async def test_answered_call_hung_up_by_the_caller(
+    live_stack: Stack, live_trunks: Provisioned, live_worker: Worker, phone: Phone
+) -> None:
+    """Answered when a track is published, then BYE: one call.ended, completed by the caller."""
+    keys = twilio_keys()
+    async with phone.call("caller_hangs_up", **keys) as sipp:
+        started = await sipp.meanwhile(
+            live_worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
+        )
+        call_id = started["call_id"]
+        async with join(live_stack, started["room"]) as guest:
+            await guest.publish_tone()
+            answered = await sipp.meanwhile(
+                live_worker.wait_for_event("call.answered", call_id=call_id)
+            )
+            sipp.go()
+            result = await sipp.wait()
+            assert result.returncode == 0, result.describe()
+            ended = await live_worker.wait_for_event("call.ended", call_id=call_id)
+            await live_stack.events.agent_left(started["room"])
+
+    assert started["direction"] == "inbound"
+    assert started["status"] == "ringing"
+    assert (started["from"], started["to"]) == (CALLER, NUMBER)
+    assert started["trunk_id"] == live_trunks.inbound_trunk_id
+    assert started["room"].startswith("call-")
+    assert answered["seq"] > started["seq"]
+    stored = live_worker.stored_call(call_id)
+    assert stored is not None
+    headers = json.loads(stored["headers"])
+    assert (headers["x-customer-id"], headers["x-tier"]) == (keys["customer_id"], "gold")
+    assert headers["x-twilio-callsid"] == keys["call_sid"]
+    assert json.loads(stored["custom"]) == {"customer_id": keys["customer_id"], "tier": "gold"}
+    assert (ended["outcome"], ended["ended_by"], ended["disconnect_reason"]) == (
+        "completed",
+        "caller",
+        "CLIENT_INITIATED",
+    )
+    assert ended["talk_s"] > 0
+    seen = types(live_worker, call_id)
+    assert seen[0] == "call.started" and seen[-1] == "call.ended", seen
+    assert seen.count("call.ended") == 1 and seen.count("call.answered") == 1, seen
+
+
+async def test_caller_cancels_while_ringing(
+    live_stack: Stack, live_worker: Worker, phone: Phone
+) -> None:
+    """CANCEL while ringing: one call.ended, canceled by the caller, never answered."""
+    keys = twilio_keys()
+    async with phone.call("caller_cancels", **keys) as sipp:
+        started = await sipp.meanwhile(
+            live_worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
+        )
+        call_id = started["call_id"]
+        sipp.go()
+        result = await sipp.wait()
+        assert result.returncode == 0, result.describe()
+        ended = await live_worker.wait_for_event("call.ended", call_id=call_id)
+        await live_stack.events.agent_left(started["room"])
+
+    assert (ended["outcome"], ended["ended_by"], ended["disconnect_reason"]) == (
+        "canceled",
+        "caller",
+        "CLIENT_INITIATED",
+    )
+    assert ended["talk_s"] == 0
+    seen = types(live_worker, call_id)
+    assert seen[0] == "call.started" and seen[-1] == "call.ended", seen
+    assert seen.count("call.ended") == 1 and "call.answered" not in seen, seen
