@@ -24,14 +24,16 @@ installs them and prints their directory). Without them the tests skip, or fail 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from livekit import api
 
-from .provision import Provisioned, provision
+from .provision import Line, Provisioned, provision, provision_line
 from .sipp import Phone, write_pcmu_tone
 from .stack import Stack, free_port, missing_binaries, start_stack, tail
 from .worker import Worker, start_worker
@@ -109,3 +111,39 @@ def pytest_runtest_makereport(
         sections = [f"{name}: {path}\n{tail(path, 15)}" for name, path in logs.items()]
         report.sections.append(("live logs", "\n\n".join(sections)))
     return report
+
+
+_line_numbers = iter(range(200, 300))
+
+
+@pytest.fixture(scope="module")
+def own_line(
+    live_stack: Stack, live_trunks: Provisioned, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., tuple[Line, Worker]]]:
+    """`own_line(**settings)` -> a Line (number, trunk, dispatch rule) and a worker registered
+    for it alone, started with these SIP_AGENT_* settings (`handlers="store,log,router"`,
+    `rules=...`), stopped at the end of the module. Returns (line, worker)."""
+    started: list[AbstractContextManager[Worker]] = []
+
+    def make(**settings: str) -> tuple[Line, Worker]:
+        n = next(_line_numbers)
+        agent_name = f"sip-agent-line-{n}"
+
+        async def create() -> Line:
+            stack = live_stack
+            async with api.LiveKitAPI(stack.http_url, stack.api_key, stack.api_secret) as lk:
+                return await provision_line(lk, f"+1510555{n:04d}", agent_name)
+
+        # In a thread of its own: the caller may be an async test with a running loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            line = pool.submit(asyncio.run, create()).result()
+        manager = start_worker(
+            live_stack, tmp_path_factory.mktemp(agent_name), name=agent_name, **settings
+        )
+        worker = manager.__enter__()
+        started.append(manager)
+        return line, worker
+
+    yield make
+    for manager in reversed(started):
+        manager.__exit__(None, None, None)

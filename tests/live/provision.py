@@ -68,3 +68,27 @@ async def provision(lkapi: api.LiveKitAPI, uas_port: int) -> Provisioned:
         outbound_trunk_id=out.sip_trunk_id,
         uas_port=uas_port,
     )
+
+
+@dataclass(frozen=True)
+class Line:
+    """A phone number of a test's own: an inbound trunk (the deploy file's, on `number`) and
+    a dispatch rule (the deploy file's, limited to that trunk) that sends its calls to the
+    worker registered as `agent_name`. Lets a test run a worker with settings of its own
+    (rules, handlers) without competing with the session's worker for dispatches."""
+
+    number: str
+    agent_name: str
+    trunk_id: str
+    dispatch_rule_id: str
+
+
+async def provision_line(lkapi: api.LiveKitAPI, number: str, agent_name: str) -> Line:
+    trunk = await lkapi.sip.create_inbound_trunk(inbound_trunk_request([number]))
+    rule = dispatch_rule_request()
+    rule.dispatch_rule.name += f" ({agent_name})"
+    rule.dispatch_rule.trunk_ids.append(trunk.sip_trunk_id)
+    del rule.dispatch_rule.room_config.agents[:]
+    rule.dispatch_rule.room_config.agents.add(agent_name=agent_name)
+    created = await lkapi.sip.create_dispatch_rule(rule)
+    return Line(number, agent_name, trunk.sip_trunk_id, created.sip_dispatch_rule_id)
