@@ -10,10 +10,13 @@ The public surface, at a glance:
 - the worker: `Settings`, `load_settings`, `create_server`, `entrypoint`, `main`
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Cheap: the call model, the events, outcomes and the handler interface. Everything that
+# loads LiveKit's agents framework, the CLI or the database loads on first use (below), so a
+# handler module that only needs `CallEvent` imports in milliseconds.
 from .call import Call, CallStatus, Direction, Headers, ProviderIds, parse_call
-from .cli import main
-from .control import CallControl, control
-from .entrypoint import WorkerConfig, entrypoint
 from .errors import ConfigError
 from .events import (
     CallActionFailed,
@@ -28,13 +31,48 @@ from .events import (
     CallUpdated,
     event_to_dict,
 )
-from .handlers import FunctionHandler, Handler, HandlerFactory, LogHandler, Router
-from .handlers.router import Rule, load_rules
+from .handlers import FunctionHandler, Handler, HandlerFactory, LogHandler
 from .outcome import EndedBy, Outcome, classify
-from .server import create_server
 from .settings import Settings, load_settings
-from .store import CallQuery, CallStore, StoreHandler
-from .webhooks import WebhookHandler
+
+if TYPE_CHECKING:
+    from .cli import main
+    from .control import CallControl, control
+    from .entrypoint import WorkerConfig, entrypoint
+    from .handlers.router import Router, Rule, load_rules
+    from .server import create_server
+    from .store import CallQuery, CallStore, StoreHandler
+    from .webhooks import WebhookHandler
+
+_LAZY = {
+    "main": "cli",
+    "CallControl": "control",
+    "control": "control",
+    "WorkerConfig": "entrypoint",
+    "entrypoint": "entrypoint",
+    "Router": "handlers.router",
+    "Rule": "handlers.router",
+    "load_rules": "handlers.router",
+    "create_server": "server",
+    "CallQuery": "store",
+    "CallStore": "store",
+    "StoreHandler": "store",
+    "WebhookHandler": "webhooks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Call",

@@ -8,6 +8,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from .current import current_calls
 from .errors import ConfigError
 from .events import CallEvent
 
@@ -57,15 +58,10 @@ def _log(args: Any) -> Action:
         raise ConfigError(msg)
 
     async def log(event: CallEvent) -> None:
-        from .room_calls import current_room_calls
-
-        current_room_calls().log.info(args, call_id=event.call_id, event_type=event.type)
+        current_calls().log.info(args, call_id=event.call_id, event_type=event.type)
 
     return log
 
 
-def builtin_actions() -> Mapping[str, ActionFactory]:
-    # Imported here: call control builds on the room's calls, which import this module.
-    from .control.rules import control_actions
-
-    return {"call": _call, "log": _log, **control_actions()}
+BASIC: Mapping[str, ActionFactory] = {"call": _call, "log": _log}
+"""The actions that do not act on calls; call control adds its own (control/rules.py)."""

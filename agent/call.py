@@ -14,6 +14,10 @@ MAX_ATTRIBUTE_CHARS = 4096
 TRUNCATED_SUFFIX = "…[truncated]"
 
 
+STATUS_KEY = "sip.callStatus"
+"""The attribute LiveKit's SIP service writes the call's status on."""
+
+
 class CallStatus(enum.StrEnum):
     """The five values LiveKit's SIP service writes on `sip.callStatus`."""
 

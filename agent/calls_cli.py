@@ -32,7 +32,9 @@ class Format(enum.StrEnum):
     JSONL = "jsonl"
 
 
-def _fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> None:
+    """One line on stderr and an exit status (2: a usage or setting problem): what an
+    operator reads in a crash loop."""
     typer.echo(f"sip-agent: {message}", err=True)
     raise typer.Exit(code)
 
@@ -46,7 +48,7 @@ def _since(value: str | None) -> datetime | None:
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        _fail(f"--since {value!r}: use 30m, 2h, 7d or an ISO date like 2026-03-01T09:00")
+        fail(f"--since {value!r}: use 30m, 2h, 7d or an ISO date like 2026-03-01T09:00")
         raise
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
@@ -56,9 +58,9 @@ def _open(db: str | None) -> CallStore:
         url = db or load_settings().db_url
         return CallStore.open(url)
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except Exception as exc:
-        _fail(f"cannot open the call log (SIP_AGENT_DB_URL): {str(exc).splitlines()[0]}")
+        fail(f"cannot open the call log (SIP_AGENT_DB_URL): {str(exc).splitlines()[0]}")
     raise AssertionError("unreachable")
 
 
@@ -117,7 +119,7 @@ def show(
     store = _open(db)
     call = store.find(call_id)
     if call is None:
-        _fail(f"no call {call_id!r} in the call log", code=1)
+        fail(f"no call {call_id!r} in the call log", code=1)
         return
     for key, value in call.items():
         if key not in ("last_seq",) and value not in (None, "{}"):

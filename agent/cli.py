@@ -13,7 +13,7 @@ import typer
 from livekit.agents import AgentServer
 from livekit.agents.cli import _legacy
 
-from .calls_cli import calls_app
+from .calls_cli import calls_app, fail
 from .errors import ConfigError
 from .preflight import check_livekit
 from .server import server_for, worker_config
@@ -30,12 +30,6 @@ _PASS_THROUGH: dict[str, Any] = {
     "ignore_unknown_options": True,
 }
 _handlers: list[Any] = []
-
-
-def fail(message: str) -> None:
-    """One line on stderr and exit status 2: what an operator reads in a crash loop."""
-    typer.echo(f"sip-agent: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _checked_server(dev: bool) -> AgentServer:

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from livekit import api
 from livekit.agents import AutoSubscribe, JobContext
 
-from . import ffi_routing
+from . import current, ffi_routing
+from .clock import Clock, utc_now
 from .handlers import Handler, HandlerFactory
 from .logs import make_logger
 from .metrics import pipeline_observer
 from .pipeline import Pipeline
-from .room_calls import Clock, RoomCalls, utc_now
+from .room_calls import RoomCalls
 from .settings import Settings
 
 
@@ -56,6 +57,8 @@ async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
         room_gone=lambda: room_gone(ctx),
     )
     calls.attach()
+    # Before connecting: the room's listen task, and every delivery task after it, inherit it.
+    current.enter(calls)
 
     async def close(reason: str) -> None:
         await calls.aclose()

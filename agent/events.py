@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,17 +130,11 @@ CallEvent = (
     | CallTransferFailed
     | CallActionFailed
 )
-EVENT_TYPES: tuple[str, ...] = (
-    "call.started",
-    "call.status_changed",
-    "call.answered",
-    "call.updated",
-    "call.dtmf",
-    "call.ended",
-    "call.transfer_succeeded",
-    "call.transfer_failed",
-    "call.action_failed",
+EVENT_TYPES: tuple[str, ...] = tuple(
+    str(next(f.default for f in dataclasses.fields(member) if f.name == "type"))
+    for member in typing.get_args(CallEvent)
 )
+"""Every event's `type`, in the union's order: what rules, webhooks and logs accept."""
 
 
 def _plain(value: object) -> Any:

@@ -82,10 +82,6 @@ class Pipeline:
                 if self._watchdog is None:
                     self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
-    @property
-    def pending(self) -> int:
-        return sum(len(q.events) + (q.running is not None) for q in self._queues.values())
-
     async def drain(self) -> None:
         """Return once every event submitted so far reached every handler."""
         while tasks := [q.task for q in self._queues.values() if q.task is not None]:

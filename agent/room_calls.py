@@ -9,33 +9,28 @@ the participant coming back after the agent's reconnect).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from livekit import rtc
 
 from . import tracker
 from .call import Call, CallStatus
+from .clock import Clock, utc_now
 from .events import CallEvent
 from .outcome import EndReason
 from .pipeline import Pipeline
 from .settings import Settings
 
 SIP_KIND = "PARTICIPANT_KIND_SIP"
-Clock = Callable[[], datetime]
 EventBuilder = Callable[[Call, int, datetime], CallEvent]
 """Builds an event from the call, its next seq and the time: see `RoomCalls.publish`."""
 RoomGone = Callable[[], Awaitable[bool]]
 """Asks LiveKit whether the room is gone (deleted): see `RoomCalls.aclose`."""
 ROOM_CHECK_TIMEOUT_S = 3.0
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def is_sip(participant: rtc.Participant) -> bool:
@@ -67,14 +62,6 @@ class _Tracked:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-
-
-_current: contextvars.ContextVar[RoomCalls] = contextvars.ContextVar("sip_agent_room_calls")
-
-
-def current_room_calls() -> RoomCalls:
-    """The calls of the job this code runs in (handlers and actions run inside a job)."""
-    return _current.get()
 
 
 class RoomCalls:
@@ -110,7 +97,6 @@ class RoomCalls:
 
     def attach(self) -> None:
         """Listen to the room. Call before connecting so no event is missed."""
-        _current.set(self)
         room = self.room
         room.on("participant_connected", self._on_participant_connected)
         room.on("participant_attributes_changed", self._on_attributes_changed)

@@ -11,9 +11,9 @@ from typing import Any
 from livekit.agents import AgentServer, JobExecutorType
 
 from . import ffi_routing, metrics, webhooks
-from . import handlers as handler_registry
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
+from .handlers.registry import as_factory, resolve
 from .handlers.selection import handler_names
 from .health import HEALTH, add_handler_checks
 from .health import serve as serve_health
@@ -29,8 +29,8 @@ PRELOAD_LOCAL_INFERENCE = "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"
 
 def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerConfig:
     """Resolve configured handler names and in-code handlers once; fails on a bad one."""
-    factories = handler_registry.resolve(handler_names(settings))
-    factories += [handler_registry.as_factory(h, repr(h)) for h in handlers]
+    factories = resolve(handler_names(settings))
+    factories += [as_factory(h, repr(h)) for h in handlers]
     config = WorkerConfig(settings=settings, handler_factories=tuple(factories))
     # Build them once now so a broken handler or rules file fails start-up, not a call.
     for handler in config.build_handlers():

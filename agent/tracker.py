@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from .call import Call, CallStatus, clean_attributes, parse_call, with_attributes
+from .call import STATUS_KEY, Call, CallStatus, clean_attributes, parse_call, with_attributes
 from .events import (
     CallAnswered,
     CallDtmf,
@@ -22,8 +22,6 @@ from .events import (
     CallUpdated,
 )
 from .outcome import EndReason, classify
-
-STATUS_KEY = "sip.callStatus"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ import pytest
 
 from agent import tracker
 from agent.errors import ConfigError
-from agent.handlers import LogHandler, resolve
+from agent.handlers import LogHandler
+from agent.handlers.registry import resolve
 from agent.logs import make_logger
 from agent.settings import load_settings
 

@@ -5,7 +5,7 @@ actions `hangup`, `hangup_all`, `transfer`, `dial`, `dispatch_agent`, `send_dtmf
 `set_attributes` (see `agent.control.rules`).
 """
 
-from .facade import CallControl, control, use_api
+from .facade import CallControl, control
 from .failures import Failure
 
-__all__ = ["CallControl", "Failure", "control", "use_api"]
+__all__ = ["CallControl", "Failure", "control"]

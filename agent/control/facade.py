@@ -9,7 +9,6 @@ method returns None/False. An action on a call that has ended is refused with a 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import secrets
 import weakref
@@ -20,11 +19,14 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from livekit import api, rtc
+from livekit.agents import get_job_context
 
+from .. import dtmf
 from ..call import Call
+from ..current import current_calls
 from ..events import CallActionFailed, CallEvent, CallTransferFailed
 from ..privacy import call_numbers, redact_text
-from ..room_calls import EventBuilder, RoomCalls, current_room_calls
+from ..room_calls import EventBuilder, RoomCalls
 from .failures import Failure
 
 T = TypeVar("T")
@@ -32,8 +34,6 @@ T = TypeVar("T")
 END_CALL_RPC = "lk.sip.EndCall"
 # LiveKit's ring window when a dial or transfer does not set one.
 DEFAULT_RINGING_S = 30
-_DTMF_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14}
-_DTMF_CODES["D"] = 15
 # RPC errors that mean "this SIP service has no EndCall": fall back to RemoveParticipant.
 _RPC_UNSUPPORTED = frozenset(
     {
@@ -42,15 +42,6 @@ _RPC_UNSUPPORTED = frozenset(
         rtc.RpcError.ErrorCode.UNSUPPORTED_VERSION,
     }
 )
-
-_api_override: contextvars.ContextVar[api.LiveKitAPI | None] = contextvars.ContextVar(
-    "sip_agent_control_api", default=None
-)
-
-
-def use_api(client: api.LiveKitAPI) -> contextvars.Token[api.LiveKitAPI | None]:
-    """Make `CallControl.for_event` use this client (outside a job, e.g. in tests)."""
-    return _api_override.set(client)
 
 
 @dataclass(slots=True)
@@ -113,13 +104,10 @@ class CallControl:
 
     @classmethod
     def for_event(cls, event: CallEvent) -> CallControl:
-        """The control of the event's call, inside the job that delivered the event."""
-        client = _api_override.get()
-        if client is None:
-            from livekit.agents import get_job_context
-
-            client = get_job_context().api
-        return cls(current_room_calls(), client, event.call.identity)
+        """The control of the event's call, inside the job that delivered the event;
+        RuntimeError, saying so, anywhere else."""
+        calls = current_calls()
+        return cls(calls, get_job_context().api, event.call.identity)
 
     @property
     def room(self) -> str:
@@ -384,7 +372,7 @@ class CallControl:
 
     async def send_dtmf(self, digits: str) -> bool:
         """Play DTMF digits (0-9, *, #, A-D) to the call, in order."""
-        unknown = sorted({d for d in digits.upper() if d not in _DTMF_CODES})
+        unknown = sorted({d for d in digits.upper() if d not in dtmf.CODES})
         if unknown:
             raise ValueError(f"not DTMF digits: {''.join(unknown)!r} (use 0-9, *, #, A-D)")
         if self._refused("send_dtmf"):
@@ -393,7 +381,7 @@ class CallControl:
 
         async def send() -> bool:
             for digit in digits.upper():
-                await local.publish_dtmf(code=_DTMF_CODES[digit], digit=digit)
+                await local.publish_dtmf(code=dtmf.CODES[digit], digit=digit)
             return True
 
         return await self._run("send_dtmf", send) is not None
@@ -416,4 +404,4 @@ def control(event: CallEvent) -> CallControl:
     return CallControl.for_event(event)
 
 
-__all__ = ["DEFAULT_RINGING_S", "END_CALL_RPC", "CallControl", "control", "use_api"]
+__all__ = ["DEFAULT_RINGING_S", "END_CALL_RPC", "CallControl", "control"]

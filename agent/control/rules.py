@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-from ..actions import Action, ActionFactory
+from ..actions import BASIC, Action, ActionFactory
 from ..errors import ConfigError
 from ..events import CallEvent, call_to_dict
 from .facade import CallControl
@@ -140,13 +140,14 @@ def set_attributes(args: Any) -> Action:
     return _background(lambda ctl: ctl.set_attributes(attributes))
 
 
-def control_actions() -> Mapping[str, ActionFactory]:
-    return {
-        "hangup": hangup,
-        "hangup_all": hangup_all,
-        "transfer": transfer,
-        "dial": dial,
-        "dispatch_agent": dispatch_agent,
-        "send_dtmf": send_dtmf,
-        "set_attributes": set_attributes,
-    }
+ACTIONS: Mapping[str, ActionFactory] = {
+    **BASIC,
+    "hangup": hangup,
+    "hangup_all": hangup_all,
+    "transfer": transfer,
+    "dial": dial,
+    "dispatch_agent": dispatch_agent,
+    "send_dtmf": send_dtmf,
+    "set_attributes": set_attributes,
+}
+"""Every action a rule can name: `call` and `log`, and the call-control ones."""

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..actions import Action, ActionFactory, builtin_actions
+from ..actions import Action
 from ..call import Call
 from ..conditions import Condition, compile_condition
+from ..control.rules import ACTIONS
 from ..errors import ConfigError
 from ..events import EVENT_TYPES, CallEvent
 from ..settings import Settings
@@ -38,8 +39,8 @@ class Rule:
         return self.when(event.call) and (self.where is None or self.where(event.call))
 
 
-def _check_event_type(on: object, event_types: Iterable[str]) -> str:
-    known = (*event_types, ANY_EVENT)
+def _check_event_type(on: object) -> str:
+    known = (*EVENT_TYPES, ANY_EVENT)
     if not isinstance(on, str) or on not in known:
         msg = f"unknown event type {on!r} in `on`; known: {', '.join(known)}"
         raise ConfigError(msg)
@@ -51,13 +52,7 @@ class Router:
 
     name = "router"
 
-    def __init__(
-        self,
-        rules: Iterable[Rule] = (),
-        *,
-        event_types: Iterable[str] = EVENT_TYPES,
-    ) -> None:
-        self._event_types = tuple(event_types)
+    def __init__(self, rules: Iterable[Rule] = ()) -> None:
         self.rules: list[Rule] = list(rules)
 
     def on(
@@ -68,7 +63,7 @@ class Router:
         where: Callable[[Call], bool] | None = None,
     ) -> Callable[[Action], Action]:
         """Register `async def f(event)` for an event type and conditions over the call."""
-        on = _check_event_type(event_type, self._event_types)
+        on = _check_event_type(event_type)
         condition = compile_condition(when)
 
         def register(fn: Action) -> Action:
@@ -95,13 +90,8 @@ class Router:
         return cls(rules)
 
 
-def load_rules(
-    path: Path,
-    actions: Mapping[str, ActionFactory] | None = None,
-    event_types: Iterable[str] = EVENT_TYPES,
-) -> list[Rule]:
+def load_rules(path: Path) -> list[Rule]:
     """Parse a rules file; any mistake raises ConfigError naming the file and the rule."""
-    actions = builtin_actions() if actions is None else actions
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -122,7 +112,7 @@ def load_rules(
     for index, raw in enumerate(raw_rules, start=1):
         where = f"rules file {path}: rule {index}"
         try:
-            rules.append(_parse_rule(raw, index, actions, tuple(event_types)))
+            rules.append(_parse_rule(raw, index))
         except ConfigError as exc:
             on = raw.get("on") if isinstance(raw, dict) else None
             label = f" (on {on!r})" if isinstance(on, str) else ""
@@ -130,9 +120,7 @@ def load_rules(
     return rules
 
 
-def _parse_rule(
-    raw: Any, index: int, actions: Mapping[str, ActionFactory], event_types: tuple[str, ...]
-) -> Rule:
+def _parse_rule(raw: Any, index: int) -> Rule:
     if not isinstance(raw, dict):
         raise ConfigError("a rule must be a table")
     unknown = set(raw) - {"on", "when", "do", "name"}
@@ -141,7 +129,7 @@ def _parse_rule(
         raise ConfigError(msg)
     if "on" not in raw or "do" not in raw:
         raise ConfigError("a rule needs `on` (an event type) and `do` (an action)")
-    on = _check_event_type(raw["on"], event_types)
+    on = _check_event_type(raw["on"])
     condition = compile_condition(raw.get("when"))
     do = raw["do"]
     if isinstance(do, str):
@@ -151,9 +139,9 @@ def _parse_rule(
     else:
         msg = f"`do` must be an action name or a table with one action, got {do!r}"
         raise ConfigError(msg)
-    if action_name not in actions:
-        msg = f"unknown action {action_name!r}; known actions: {', '.join(sorted(actions))}"
+    if action_name not in ACTIONS:
+        msg = f"unknown action {action_name!r}; known actions: {', '.join(sorted(ACTIONS))}"
         raise ConfigError(msg)
-    action = actions[action_name](args)
+    action = ACTIONS[action_name](args)
     name = raw.get("name", f"rule {index}: {action_name}")
     return Rule(on=on, do=action, when=condition, name=str(name))

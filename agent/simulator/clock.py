@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..room_calls import utc_now
+from ..clock import utc_now
 
 
 class ScenarioClock:

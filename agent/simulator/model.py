@@ -13,8 +13,6 @@ from pathlib import Path
 from ..outcome import EndedBy, Outcome
 from ..testing.twirp import Reply, TwirpError
 
-STATUS_KEY = "sip.callStatus"
-
 
 @dataclass(frozen=True, slots=True)
 class CallSpec:

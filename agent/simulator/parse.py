@@ -12,11 +12,12 @@ from typing import Any, ParamSpec, TypeVar
 
 from livekit import rtc
 
+from .. import dtmf
+from ..call import STATUS_KEY
 from ..errors import ConfigError
 from ..outcome import EndedBy, EndReason, Outcome
 from .answers import parse_answers
 from .model import (
-    STATUS_KEY,
     CallSpec,
     DeleteRoom,
     Dtmf,
@@ -30,7 +31,6 @@ from .model import (
     Wait,
 )
 
-DTMF_DIGITS = frozenset("0123456789*#ABCD")
 TOP_KEYS = frozenset({"description", "rules", "answers", "calls", "steps", "expect"})
 CALL_KEYS = frozenset({"room", "identity", "kind", "attributes", "status"})
 EXPECT_KEYS = frozenset(Expectation.__dataclass_fields__)
@@ -73,7 +73,7 @@ def _reason(value: object, known: list[str] | None = None) -> str:
 
 def _digits(value: object) -> str:
     digits = _text(value, "digits")
-    if bad := sorted(set(digits) - DTMF_DIGITS):
+    if bad := sorted(set(digits) - dtmf.DIGITS):
         raise _Problem(f"not DTMF digits: {''.join(bad)!r} (use 0-9, *, #, A-D)")
     return digits
 

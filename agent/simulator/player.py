@@ -16,7 +16,7 @@ from dataclasses import replace
 from livekit import api
 
 from ..entrypoint import WorkerConfig, entrypoint
-from ..handlers import as_factory
+from ..handlers.registry import as_factory
 from ..testing.job import JobRun, run_job
 from ..testing.livekit_room import FakeLiveKit, FakeRoom
 from ..testing.recorder import Recorder

@@ -38,6 +38,8 @@ from livekit.rtc._proto import participant_pb2 as proto_participant
 from livekit.rtc._proto import room_pb2 as proto_room
 from livekit.rtc._proto import track_pb2 as proto_track
 
+from .. import dtmf
+
 __all__ = ["FakeLiveKit", "FakeParticipant", "FakeRoom", "dtmf_code"]
 
 # Fake ids live far above the native counters (which start at 1), so they never collide
@@ -47,8 +49,6 @@ _FAKE_ASYNC_BASE = 1 << 53
 _handle_ids = itertools.count(_FAKE_HANDLE_BASE)
 _async_ids = itertools.count(_FAKE_ASYNC_BASE)
 
-_DTMF_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
-_DTMF_CODES.update({letter: 12 + i for i, letter in enumerate("ABCD")})
 
 _TOKEN_KINDS = {
     "standard": proto_participant.PARTICIPANT_KIND_STANDARD,
@@ -66,7 +66,7 @@ _installed: FakeLiveKit | None = None
 def dtmf_code(digit: str) -> int:
     """The RFC 4733 event code of a DTMF digit (0-9, * = 10, # = 11, A-D = 12-15)."""
     try:
-        return _DTMF_CODES[digit.upper()]
+        return dtmf.CODES[digit.upper()]
     except KeyError:
         raise ValueError(f"not a DTMF digit: {digit!r}") from None
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
+from ..clock import utc_now
 from ..errors import ConfigError
 from ..events import CallEvent
 from ..logs import make_logger
@@ -20,7 +21,7 @@ from ..store.probe import DatabaseCheck
 from ..store.records import utc
 from ..store.redact import redacted_event
 from .body import webhook_body, webhook_id
-from .outbox import Outbox, Row, now_utc
+from .outbox import Outbox, Row
 from .sender import SenderOptions, start_sender
 
 # An event still waiting this long means deliveries have stopped, not a slow endpoint:
@@ -92,7 +93,7 @@ class WebhookHandler:
         settings = self._settings
         data = redacted_event(event, settings.phone_numbers)
         body = webhook_body(event, data, twilio=settings.webhook_twilio_fields)
-        now = now_utc()
+        now = utc_now()
         common = {
             "webhook_id": webhook_id(event),
             "call_id": event.call_id,
@@ -133,12 +134,12 @@ class WebhookHandler:
                 f"outbox full: {depth} events waiting, limit SIP_AGENT_WEBHOOK_OUTBOX_MAX={limit}"
             )
         oldest = outbox.oldest()
-        if oldest is not None and now_utc() - oldest[1] > STALE_AFTER:
+        if oldest is not None and utc_now() - oldest[1] > STALE_AFTER:
             url, since = oldest
             # The host only: paths and query strings of webhook URLs often carry tokens.
             parts = urlsplit(url)
             host = f"{parts.hostname}{f':{parts.port}' if parts.port else ''}"
-            hours = (now_utc() - since) / timedelta(hours=1)
+            hours = (utc_now() - since) / timedelta(hours=1)
             return (
                 f"outbox stale: oldest undelivered event waiting {hours:.1f}h "
                 f"(over {STALE_AFTER / timedelta(hours=1):g}h) for {host}"

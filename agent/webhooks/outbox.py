@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
 
+from ..clock import utc_now
 from ..store.api import upsert
 from ..store.records import utc
 from ..store.schema import webhook_leases, webhook_outbox
@@ -42,10 +43,6 @@ class Delivery:
 
 def lease_key(url: str, call_id: str) -> str:
     return hashlib.sha256(f"{url}\n{call_id}".encode()).hexdigest()
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class Outbox:
@@ -97,7 +94,7 @@ class Outbox:
         query = (
             select(webhook_outbox)
             .where(webhook_outbox.c.id.in_(heads))
-            .where(webhook_outbox.c.next_attempt_at <= now_utc())
+            .where(webhook_outbox.c.next_attempt_at <= utc_now())
             .order_by(webhook_outbox.c.id)
             .limit(limit)
         )
@@ -115,13 +112,13 @@ class Outbox:
         )
         with self.engine.connect() as db:
             row = db.execute(query).mappings().first()
-        if row is None or utc(row["next_attempt_at"]) > now_utc():
+        if row is None or utc(row["next_attempt_at"]) > utc_now():
             return None
         return _delivery(row)
 
     def lease(self, key: str, owner: str, lease_s: float) -> bool:
         """Take or extend the lease on one (URL, call); False if another sender holds it."""
-        now = now_utc()
+        now = utc_now()
         stmt = self._insert(webhook_leases).values(
             key=key, owner=owner, until=now + timedelta(seconds=lease_s)
         )
@@ -152,7 +149,7 @@ class Outbox:
                 .where(webhook_outbox.c.id == row_id)
                 .values(
                     attempts=webhook_outbox.c.attempts + 1,
-                    next_attempt_at=now_utc() + timedelta(seconds=delay_s),
+                    next_attempt_at=utc_now() + timedelta(seconds=delay_s),
                     last_error=error,
                 )
             )
