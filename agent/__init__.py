@@ -13,10 +13,14 @@ The public surface, at a glance:
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Cheap: the call model, the events, outcomes and the handler interface. Everything that
-# loads LiveKit's agents framework, the CLI or the database loads on first use (below), so a
-# handler module that only needs `CallEvent` imports in milliseconds.
+# Cheap: the call model, the events, outcomes, the handler interface, call control and the
+# entrypoint (these two share their names with their modules: imported here, so importing
+# `agent.control` later cannot shadow the function). Everything that loads LiveKit's agents
+# framework, the CLI or the database loads on first use (below): a handler module that only
+# needs `CallEvent` imports fast.
 from .call import Call, CallStatus, Direction, Headers, ProviderIds, parse_call
+from .control import CallControl, control
+from .entrypoint import WorkerConfig, entrypoint
 from .errors import ConfigError
 from .events import (
     CallActionFailed,
@@ -37,8 +41,6 @@ from .settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from .cli import main
-    from .control import CallControl, control
-    from .entrypoint import WorkerConfig, entrypoint
     from .handlers.router import Router, Rule, load_rules
     from .server import create_server
     from .store import CallQuery, CallStore, StoreHandler
@@ -46,10 +48,6 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "main": "cli",
-    "CallControl": "control",
-    "control": "control",
-    "WorkerConfig": "entrypoint",
-    "entrypoint": "entrypoint",
     "Router": "handlers.router",
     "Rule": "handlers.router",
     "load_rules": "handlers.router",

@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .current import current_calls
+from .current import current_job
 from .errors import ConfigError
 from .events import CallEvent
 
@@ -58,7 +58,7 @@ def _log(args: Any) -> Action:
         raise ConfigError(msg)
 
     async def log(event: CallEvent) -> None:
-        current_calls().log.info(args, call_id=event.call_id, event_type=event.type)
+        current_job().log.info(args, call_id=event.call_id, event_type=event.type)
 
     return log
 

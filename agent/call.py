@@ -266,3 +266,15 @@ def _build(
         custom=custom,
         attributes=attrs,
     )
+
+
+def dialled_attributes(
+    attributes: Mapping[str, str], *, to: str, trunk: str, caller: str | None
+) -> dict[str, str]:
+    """The attributes LiveKit writes on a participant it dials (`sip.phoneNumber` the number
+    dialled, `sip.trunkID`, `sip.trunkPhoneNumber` the caller id), for a dial whose
+    participant never joined: its call still has a number and a trunk."""
+    written = {"sip.phoneNumber": to, "sip.trunkID": trunk}
+    if caller:
+        written["sip.trunkPhoneNumber"] = caller
+    return {**attributes, **written}

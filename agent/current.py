@@ -1,7 +1,7 @@
-"""The job an event belongs to: the one way back from a handler to its job's calls.
+"""The job an event belongs to: the one way back from a handler to its job.
 
-The entrypoint enters the job's calls before it connects, so every task that delivers the
-room's events (and every handler and action they run) sees them. Outside a job there are
+The entrypoint enters the job before it connects, so every task that delivers the room's
+events (and every handler and action they run) sees it. Outside a job there are
 none, and asking says so in a sentence, as livekit-agents' `get_job_context()` does.
 """
 
@@ -11,9 +11,9 @@ import contextvars
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .room_calls import RoomCalls
+    from .job import CallJob
 
-_calls: contextvars.ContextVar[RoomCalls] = contextvars.ContextVar("sip_agent_calls")
+_job: contextvars.ContextVar[CallJob] = contextvars.ContextVar("sip_agent_job")
 
 OUTSIDE_A_JOB = (
     "no sip-agent job here: call control and the `log` action work in handlers and rules"
@@ -23,14 +23,14 @@ OUTSIDE_A_JOB = (
 )
 
 
-def enter(calls: RoomCalls) -> None:
-    """Make `calls` the current job's, for this task and the tasks it starts from now on."""
-    _calls.set(calls)
+def enter(job: CallJob) -> None:
+    """Make `job` the current one, for this task and the tasks it starts from now on."""
+    _job.set(job)
 
 
-def current_calls() -> RoomCalls:
-    """The calls of the job this code runs in; RuntimeError outside a job."""
+def current_job() -> CallJob:
+    """The job this code runs in; RuntimeError, saying what to do, outside a job."""
     try:
-        return _calls.get()
+        return _job.get()
     except LookupError:
         raise RuntimeError(OUTSIDE_A_JOB) from None

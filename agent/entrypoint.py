@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from livekit import api
-from livekit.agents import AutoSubscribe, JobContext
 
 from . import current, ffi_routing
 from .clock import Clock, utc_now
 from .handlers import Handler, HandlerFactory
+from .job import CallJob
 from .logs import make_logger
 from .metrics import pipeline_observer
 from .pipeline import Pipeline
-from .room_calls import RoomCalls
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from livekit.agents import JobContext
 
 
 @dataclass(frozen=True)
@@ -47,25 +50,30 @@ async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
         logger=logger,
         observer=pipeline_observer(settings),
     )
-    calls = RoomCalls(
+    job = CallJob(
         ctx.room,
-        pipeline,
         settings,
+        pipeline,
         logger,
-        on_idle=lambda: ctx.shutdown("all calls ended"),
+        api_client=lambda: ctx.api,
+        on_end=lambda: ctx.shutdown("all calls ended"),
         clock=config.clock,
         room_gone=lambda: room_gone(ctx),
     )
-    calls.attach()
+    job.calls.attach()
     # Before connecting: the room's listen task, and every delivery task after it, inherit it.
-    current.enter(calls)
+    current.enter(job)
 
     async def close(reason: str) -> None:
-        await calls.aclose()
+        await job.aclose()
         logger.debug("job ended", room=ctx.room.name, reason=reason)
 
     ctx.add_shutdown_callback(close)
     # An attributes-only worker: no audio or video is ever subscribed.
+    # livekit.agents is loaded by the worker running this job already; `agent` itself stays
+    # cheap to import without it (tests/test_imports.py).
+    from livekit.agents import AutoSubscribe
+
     await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
     ffi_routing.route(ctx.room)
-    calls.scan()
+    job.calls.scan()

@@ -1,4 +1,4 @@
-"""All SIP calls of one room, for one job: room events in, call events out.
+"""All SIP calls of one room, for one job: room events in, call events out, nothing else.
 
 Room callbacks are synchronous (livekit's EventEmitter refuses coroutines): each one folds
 the event into the call's state with the pure tracker and submits the resulting events to
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,7 +56,6 @@ class _Tracked:
     timer: asyncio.TimerHandle | None = None
     away_reason: str | None = None
     """Set while the participant is gone during the agent's reconnect."""
-    sip_status_code: int | None = None
 
     def cancel_timer(self) -> None:
         if self.timer is not None:
@@ -75,6 +74,7 @@ class RoomCalls:
         on_idle: Callable[[], None],
         clock: Clock = utc_now,
         room_gone: RoomGone | None = None,
+        hold_end: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.room = room
         self.pipeline = pipeline
@@ -83,15 +83,14 @@ class RoomCalls:
         self._on_idle = on_idle
         self._clock = clock
         self._room_gone = room_gone
+        self._hold_end = hold_end
+        """Asked before a participant's disconnect ends its call: True keeps it for the job
+        (a dial in flight ends its call when the dial's answer, with the SIP status, comes)."""
         self._calls: dict[str, _Tracked] = {}
         """Calls by participant identity: the room's key for a participant."""
         self._reconnecting = False
         self._ever_had_call = False
-        self._idle_task: asyncio.Task[None] | None = None
         self._no_call_timer: asyncio.TimerHandle | None = None
-        self._dials: dict[str, str | None] = {}
-        """Dials in flight by identity, with a disconnect reason held until the dial's answer."""
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -121,16 +120,15 @@ class RoomCalls:
 
     @property
     def active(self) -> int:
-        # A dial in flight keeps the job: its call may not have joined yet.
-        return sum(1 for t in self._calls.values() if not t.state.ended) + len(self._dials)
+        return sum(1 for t in self._calls.values() if not t.state.ended)
 
     def state_of(self, identity: str) -> tracker.CallState | None:
         tracked = self._calls.get(identity)
         return tracked.state if tracked is not None else None
 
-    # -- call control ---------------------------------------------------------------------
+    # -- results of actions, as tracker events ----------------------------------------------
 
-    def publish(self, identity: str, build: EventBuilder) -> bool:
+    def note(self, identity: str, build: EventBuilder) -> bool:
         """Deliver an event about a tracked call (an action's result) with its next seq."""
         tracked = self._calls.get(identity)
         if tracked is None:
@@ -146,34 +144,10 @@ class RoomCalls:
         if tracked is not None:
             self._emit(tracked, tracker.transferred(tracked.state, to=to, now=self._clock()))
 
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run an action beside event delivery; the job ends only after it finished."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def dial_started(self, identity: str) -> None:
-        self._dials[identity] = None
-
-    def dial_failed_before_join(self, identity: str, attributes: Mapping[str, str]) -> None:
-        """A failed dial whose participant never joined is still a call: start it here."""
+    def start_unjoined(self, identity: str, attributes: Mapping[str, str]) -> None:
+        """A call whose participant never joined (a failed dial) is still a call."""
         if identity not in self._calls:
             self._start(identity, attributes, participant_sid="")
-
-    def dial_finished(
-        self, identity: str, *, failure: str | None = None, sip_status_code: int | None = None
-    ) -> None:
-        """The dial request answered. A failure ends the call with `failure` as the reason,
-        unless LiveKit's own disconnect reason came first; either way with the SIP status."""
-        held = self._dials.pop(identity, None)
-        tracked = self._calls.get(identity)
-        if tracked is not None:
-            tracked.sip_status_code = sip_status_code
-            reason = held or failure
-            if reason is not None:
-                self.end_call(identity, reason)
-        self._check_idle()
 
     # -- the fold -------------------------------------------------------------------------
 
@@ -265,7 +239,7 @@ class RoomCalls:
             known=[s.value for s in CallStatus],
         )
 
-    def end_call(self, identity: str, reason: str) -> None:
+    def end_call(self, identity: str, reason: str, *, sip_status_code: int | None = None) -> None:
         tracked = self._calls.get(identity)
         if tracked is None:
             return
@@ -273,10 +247,7 @@ class RoomCalls:
         self._emit(
             tracked,
             tracker.end(
-                tracked.state,
-                reason=reason,
-                now=self._clock(),
-                sip_status_code=tracked.sip_status_code,
+                tracked.state, reason=reason, now=self._clock(), sip_status_code=sip_status_code
             ),
         )
 
@@ -317,9 +288,7 @@ class RoomCalls:
         if tracked is None or tracked.state.ended:
             return
         reason = reason_name(participant.disconnect_reason)
-        if participant.identity in self._dials:
-            # A failed dial's SIP status comes with the dial's answer: end the call then.
-            self._dials[participant.identity] = reason
+        if self._hold_end is not None and self._hold_end(participant.identity, reason):
             return
         if self._reconnecting and reason == EndReason.UNKNOWN_REASON:
             # The SDK reports everyone gone (with no reason) while it restarts the
@@ -384,25 +353,16 @@ class RoomCalls:
     # -- the end of the job ---------------------------------------------------------------
 
     def _check_idle(self) -> None:
-        if self.active == 0 and self._idle_task is None:
-            self._idle_task = asyncio.get_running_loop().create_task(self._end_when_delivered())
-
-    async def _end_when_delivered(self) -> None:
-        await self._finish_tasks()
-        await self.pipeline.drain()
-        self._idle_task = None
         if self.active == 0:
             self._on_idle()
 
-    async def aclose(self) -> None:
-        """End what is still up (the job ends under it) and deliver everything."""
+    async def end_remaining(self) -> None:
+        """The job ends under the calls still up: end them, with the room's reason when it
+        was deleted (see `_reason_at_job_end`), else JOB_ENDED."""
         if self._no_call_timer is not None:
             self._no_call_timer.cancel()
-        await self._finish_tasks()
-        self._dials.clear()
         if self.active:
             self.end_all(await self._reason_at_job_end())
-        await self.pipeline.aclose()
 
     async def _reason_at_job_end(self) -> str:
         """ROOM_DELETED when LiveKit says the room is gone, else JOB_ENDED.
@@ -425,8 +385,3 @@ class RoomCalls:
             )
             return EndReason.JOB_ENDED
         return EndReason.ROOM_DELETED if gone else EndReason.JOB_ENDED
-
-    async def _finish_tasks(self) -> None:
-        # Actions are bounded by their own timeout; their results are events to deliver.
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)

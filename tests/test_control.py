@@ -314,7 +314,7 @@ async def test_attributes_dtmf_and_dispatch(livekit: FakeLiveKit, twirp: TwirpSe
     sent_dtmf: list[tuple[int, str]] = []
 
     async def act(ctl: CallControl) -> None:
-        local = ctl.calls.room.local_participant
+        local = ctl.job.room.local_participant
 
         async def publish_dtmf(*, code: int, digit: str) -> None:
             sent_dtmf.append((code, digit))
@@ -352,7 +352,7 @@ async def test_hangup_with_bye_headers(
             livekit.room(ROOM).leave("caller", "CLIENT_INITIATED")
             return ""
 
-        ctl.calls.room.local_participant.perform_rpc = perform_rpc  # type: ignore[method-assign]
+        ctl.job.room.local_participant.perform_rpc = perform_rpc  # type: ignore[method-assign]
         await ctl.hangup(headers={"X-Reason": "done"})
 
     worker = await start(livekit, on("call.started", hang_up))

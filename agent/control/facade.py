@@ -11,22 +11,21 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 from livekit import api, rtc
-from livekit.agents import get_job_context
 
 from .. import dtmf
-from ..call import Call
-from ..current import current_calls
+from ..call import Call, dialled_attributes
+from ..current import current_job
 from ..events import CallActionFailed, CallEvent, CallTransferFailed
+from ..job import CallJob
 from ..privacy import call_numbers, redact_text
-from ..room_calls import EventBuilder, RoomCalls
+from ..room_calls import EventBuilder
 from .failures import Failure
 
 T = TypeVar("T")
@@ -42,26 +41,6 @@ _RPC_UNSUPPORTED = frozenset(
         rtc.RpcError.ErrorCode.UNSUPPORTED_VERSION,
     }
 )
-
-
-@dataclass(slots=True)
-class _RoomState:
-    """What all controls of one room share: in-flight hangups, feature detection."""
-
-    hangups: dict[str, asyncio.Task[bool]] = field(default_factory=dict)
-    delete: asyncio.Task[bool] | None = None
-    end_call_rpc: bool | None = None
-    """Whether the SIP service answers `lk.sip.EndCall`; None until tried."""
-
-
-_rooms: weakref.WeakKeyDictionary[RoomCalls, _RoomState] = weakref.WeakKeyDictionary()
-
-
-def _room_state(calls: RoomCalls) -> _RoomState:
-    state = _rooms.get(calls)
-    if state is None:
-        state = _rooms[calls] = _RoomState()
-    return state
 
 
 def _action_failed(action: str, failure: Failure) -> EventBuilder:
@@ -98,54 +77,51 @@ def _set_durations(request: Message, **seconds: int | None) -> None:
 class CallControl:
     """Actions on one call (by its participant identity) in one job's room."""
 
-    calls: RoomCalls
-    api: api.LiveKitAPI
+    job: CallJob
     identity: str
 
     @classmethod
     def for_event(cls, event: CallEvent) -> CallControl:
         """The control of the event's call, inside the job that delivered the event;
         RuntimeError, saying so, anywhere else."""
-        calls = current_calls()
-        return cls(calls, get_job_context().api, event.call.identity)
+        return cls(current_job(), event.call.identity)
 
     @property
     def room(self) -> str:
-        return self.calls.room.name
+        return self.job.room.name
+
+    @property
+    def api(self) -> api.LiveKitAPI:
+        return self.job.api
 
     def background(self, action: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run an action beside event delivery: a handler must not wait out a ringing
         transfer or dial (the handler timeout would cancel it). The job waits for it."""
-        return self.calls.spawn(action)
+        return self.job.spawn(action)
 
     @property
     def _log(self) -> Any:
-        state = self.calls.state_of(self.identity)
+        state = self.job.calls.state_of(self.identity)
         if state is None:
-            return self.calls.log.bind(call_id=self.identity, room=self.room)
+            return self.job.log.bind(call_id=self.identity, room=self.room)
         # Identities often carry the number (`sip_+1555…`): they follow the privacy setting.
-        numbers = call_numbers(state.call, self.calls.settings.phone_numbers)
+        numbers = call_numbers(state.call, self.job.settings.phone_numbers)
         identity = redact_text(self.identity, numbers)
-        return self.calls.log.bind(call_id=state.call.call_id, room=self.room, identity=identity)
+        return self.job.log.bind(call_id=state.call.call_id, room=self.room, identity=identity)
 
     def _refused(self, action: str) -> bool:
-        state = self.calls.state_of(self.identity)
+        state = self.job.calls.state_of(self.identity)
         if state is None or state.ended:
             why = "the call has ended" if state is not None else "no such call in this room"
             self._log.warning("call action refused", action=action, why=why)
             return True
         return False
 
-    async def _run(
-        self,
-        action: str,
-        work: Callable[[], Awaitable[T]],
-        *,
-        extra_s: float = 0.0,
-        on_failure: Callable[[Failure], EventBuilder] | None = None,
-    ) -> T | None:
-        """Run one request: bounded, logged; a failure becomes an event on this call."""
-        timeout_s = self.calls.settings.action_timeout_s + extra_s
+    async def _attempt(
+        self, action: str, work: Callable[[], Awaitable[T]], *, extra_s: float = 0.0
+    ) -> T | Failure:
+        """Run one request, bounded and logged; a failure comes back as a `Failure`."""
+        timeout_s = self.job.settings.action_timeout_s + extra_s
         log = self._log.bind(action=action)
         log.info("call action")
         try:
@@ -156,10 +132,24 @@ class CallControl:
             log.warning(
                 "call action failed", error=failure.error, sip_status_code=failure.sip_status_code
             )
-            build = on_failure(failure) if on_failure else _action_failed(action, failure)
-            self.calls.publish(self.identity, build)
-            return None
+            return failure
         log.info("call action done")
+        return result
+
+    async def _run(
+        self,
+        action: str,
+        work: Callable[[], Awaitable[T]],
+        *,
+        extra_s: float = 0.0,
+        on_failure: Callable[[Failure], EventBuilder] | None = None,
+    ) -> T | None:
+        """`_attempt`, with a failure turned into an event on this call."""
+        result = await self._attempt(action, work, extra_s=extra_s)
+        if isinstance(result, Failure):
+            build = on_failure(result) if on_failure else _action_failed(action, result)
+            self.job.calls.note(self.identity, build)
+            return None
         return result
 
     # -- ending calls ---------------------------------------------------------------------
@@ -168,16 +158,15 @@ class CallControl:
         """End this call's leg. With `headers`, they go on the BYE where the SIP service
         offers `lk.sip.EndCall`; otherwise (and as the fallback) the participant is removed.
         A second hangup of the same call makes no second request."""
-        shared = _room_state(self.calls)
-        pending = shared.hangups.get(self.identity)
+        pending = self.job.hangups.get(self.identity)
         if pending is not None:
             self._log.info("hangup already requested", action="hangup")
             return await asyncio.shield(pending)
         if self._refused("hangup"):
             return False
         # A task of the job's, not of this caller: a cancelled handler cannot lose it.
-        task: asyncio.Task[bool] = self.calls.spawn(self._hangup(dict(headers or {})))
-        shared.hangups[self.identity] = task
+        task: asyncio.Task[bool] = self.job.spawn(self._hangup(dict(headers or {})))
+        self.job.hangups[self.identity] = task
         return await asyncio.shield(task)
 
     async def _hangup(self, headers: dict[str, str]) -> bool:
@@ -190,12 +179,11 @@ class CallControl:
 
     async def _end_call_rpc(self, headers: dict[str, str]) -> bool:
         """True when the SIP service ended the call by RPC; False when it has no EndCall."""
-        shared = _room_state(self.calls)
-        if shared.end_call_rpc is False:
+        if self.job.end_call_rpc is False:
             return False
-        local = self.calls.room.local_participant
+        local = self.job.room.local_participant
         try:
-            async with asyncio.timeout(self.calls.settings.action_timeout_s):
+            async with asyncio.timeout(self.job.settings.action_timeout_s):
                 await local.perform_rpc(
                     destination_identity=self.identity,
                     method=END_CALL_RPC,
@@ -204,23 +192,22 @@ class CallControl:
         except rtc.RpcError as exc:
             if exc.code not in _RPC_UNSUPPORTED:
                 raise
-            shared.end_call_rpc = False
+            self.job.end_call_rpc = False
             self._log.info(
                 "SIP service has no lk.sip.EndCall; hanging up without BYE headers",
                 action="hangup",
                 rpc_error=exc.message,
             )
             return False
-        shared.end_call_rpc = True
+        self.job.end_call_rpc = True
         self._log.info("call action done", action="hangup", via=END_CALL_RPC)
         return True
 
     async def hangup_all(self) -> bool:
         """End the room for everyone (delete it). Once per room however often it is asked."""
-        shared = _room_state(self.calls)
-        if shared.delete is not None:
+        if self.job.deletion is not None:
             self._log.info("room deletion already requested", action="hangup_all")
-            return await asyncio.shield(shared.delete)
+            return await asyncio.shield(self.job.deletion)
         if self._refused("hangup_all"):
             return False
         request = api.DeleteRoomRequest(room=self.room)
@@ -229,8 +216,8 @@ class CallControl:
             done = await self._run("hangup_all", lambda: self.api.room.delete_room(request))
             return done is not None
 
-        shared.delete = self.calls.spawn(delete())
-        return await asyncio.shield(shared.delete)
+        self.job.deletion = self.job.spawn(delete())
+        return await asyncio.shield(self.job.deletion)
 
     # -- moving calls ---------------------------------------------------------------------
 
@@ -270,10 +257,10 @@ class CallControl:
             # A completed request can still report a failed transfer.
             code = response.sip_status.code or None
             reason = response.sip_status.status or api.SIPTransferReason.Name(response.reason)
-            self.calls.publish(self.identity, _transfer_failed(to, code, reason))
+            self.job.calls.note(self.identity, _transfer_failed(to, code, reason))
             return False
 
-        self.calls.transferred(self.identity, to)
+        self.job.calls.transferred(self.identity, to)
         return True
 
     async def dial(
@@ -315,39 +302,25 @@ class CallControl:
         _set_durations(
             request, ringing_timeout=ringing_timeout, max_call_duration=max_call_duration
         )
-        dialled = CallControl(self.calls, self.api, identity)
-        failures: list[Failure] = []
-
-        def failed(failure: Failure) -> EventBuilder:
-            failures.append(failure)
-            # The failure belongs to the dialled call, which must exist to carry it.
-            self.calls.dial_failed_before_join(
-                identity,
-                {
-                    **dict(attributes or {}),
-                    "sip.phoneNumber": to,
-                    "sip.trunkID": trunk,
-                    **({"sip.trunkPhoneNumber": from_number} if from_number else {}),
-                },
-            )
-            return _action_failed("dial", failure)
-
-        self.calls.dial_started(identity)
+        dialled = CallControl(self.job, identity)
+        self.job.dial_started(identity)
         ring_s = (ringing_timeout or DEFAULT_RINGING_S) if wait_until_answered else 0
-        info = await dialled._run(
-            "dial",
-            lambda: self.api.sip.create_sip_participant(request),
-            extra_s=ring_s,
-            on_failure=failed,
+        result = await dialled._attempt(
+            "dial", lambda: self.api.sip.create_sip_participant(request), extra_s=ring_s
         )
-        if info is not None:
-            self.calls.dial_finished(identity)
+        if not isinstance(result, Failure):
+            self.job.dial_finished(identity)
             return identity
-        failure = failures[0]
-        self.calls.dial_finished(
-            identity, failure=failure.dial_end_reason(), sip_status_code=failure.sip_status_code
+        # A failed dial is still a call, whose participant may never have joined: it carries
+        # the failure, then ends with the SIP status.
+        self.job.calls.start_unjoined(
+            identity, dialled_attributes(attributes or {}, to=to, trunk=trunk, caller=from_number)
         )
-        if failure.timed_out:
+        self.job.calls.note(identity, _action_failed("dial", result))
+        self.job.dial_finished(
+            identity, failure=result.dial_end_reason(), sip_status_code=result.sip_status_code
+        )
+        if result.timed_out:
             # LiveKit goes on ringing after our request gave up: stop the phone ringing.
             remove = api.RoomParticipantIdentity(room=self.room, identity=identity)
             try:
@@ -377,7 +350,7 @@ class CallControl:
             raise ValueError(f"not DTMF digits: {''.join(unknown)!r} (use 0-9, *, #, A-D)")
         if self._refused("send_dtmf"):
             return False
-        local = self.calls.room.local_participant
+        local = self.job.room.local_participant
 
         async def send() -> bool:
             for digit in digits.upper():
