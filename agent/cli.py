@@ -13,11 +13,11 @@ import typer
 from livekit.agents import AgentServer
 from livekit.agents.cli import _legacy
 
+from .assembly import Mode, assemble
 from .calls_cli import calls_app, fail
 from .errors import ConfigError
 from .preflight import check_livekit
-from .server import server_for, worker_config
-from .settings import LogFormat, load_settings, require_livekit
+from .server import server_for
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -35,13 +35,8 @@ _handlers: list[Any] = []
 def _checked_server(dev: bool) -> AgentServer:
     """Settings, handlers and rules, then LiveKit itself: the first problem, in one line."""
     try:
-        settings = load_settings()
-        if settings.log_format is LogFormat.AUTO:
-            fmt = LogFormat.CONSOLE if dev else LogFormat.JSON
-            settings = settings.model_copy(update={"log_format": fmt})
-        require_livekit(settings)
-        config = worker_config(settings, _handlers)
-        asyncio.run(check_livekit(settings))
+        config = assemble(Mode.DEV if dev else Mode.START, handlers=_handlers)
+        asyncio.run(check_livekit(config.settings))
     except ConfigError as exc:
         fail(str(exc))
     # Only now the native library loads: a start refused above exits without touching it.

@@ -29,6 +29,8 @@ class WorkerConfig:
     handler_factories: Sequence[HandlerFactory] = field(default_factory=tuple)
     clock: Clock = utc_now
     """Where call times come from; the simulator plays scenarios on its own clock."""
+    checked: tuple[Handler, ...] = ()
+    """The handlers built once at start to check them; their health checks are served."""
 
     def build_handlers(self) -> list[Handler]:
         return [factory(self.settings) for factory in self.handler_factories]

@@ -11,13 +11,13 @@ from typing import Any
 from livekit.agents import AgentServer, JobExecutorType
 
 from . import ffi_routing, metrics, webhooks
+from .assembly import Mode, assemble
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
-from .handlers.registry import as_factory, resolve
 from .handlers.selection import handler_names
 from .health import HEALTH, add_handler_checks
 from .health import serve as serve_health
-from .settings import Executor, Settings, load_settings
+from .settings import Executor, Settings
 
 # Seconds a job gets, beyond the handler timeout, to end its calls and deliver them.
 SHUTDOWN_MARGIN_S = 5.0
@@ -25,17 +25,6 @@ SHUTDOWN_MARGIN_S = 5.0
 # or a forked process starts in well under 0.1 s, so two cover a burst's first calls.
 IDLE_EXECUTORS = 2
 PRELOAD_LOCAL_INFERENCE = "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"
-
-
-def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerConfig:
-    """Resolve configured handler names and in-code handlers once; fails on a bad one."""
-    factories = resolve(handler_names(settings))
-    factories += [as_factory(h, repr(h)) for h in handlers]
-    config = WorkerConfig(settings=settings, handler_factories=tuple(factories))
-    # Build them once now so a broken handler or rules file fails start-up, not a call.
-    for handler in config.build_handlers():
-        del handler
-    return config
 
 
 def _metrics_dir(settings: Settings) -> str | None:
@@ -47,8 +36,8 @@ def _metrics_dir(settings: Settings) -> str | None:
 
 
 def create_server(settings: Settings | None = None, *, handlers: Sequence[Any] = ()) -> AgentServer:
-    """An AgentServer for `python -m agent start|dev`, or for your own script's `run_app`."""
-    return server_for(worker_config(settings or load_settings(), handlers))
+    """An AgentServer for your own script's `run_app`, checked as `start` checks it."""
+    return server_for(assemble(Mode.START, handlers=handlers, settings=settings))
 
 
 def server_for(config: WorkerConfig) -> AgentServer:
@@ -74,7 +63,7 @@ def server_for(config: WorkerConfig) -> AgentServer:
         prometheus_port=settings.metrics_port,
         prometheus_multiproc_dir=_metrics_dir(settings),
     )
-    add_handler_checks(HEALTH, config.build_handlers())
+    add_handler_checks(HEALTH, config.checked)
     serve_health(server, HEALTH, "", settings.health_port)
     if "webhook" in handler_names(settings):
         webhooks.drain_at_start(settings)

@@ -24,8 +24,8 @@ import time
 
 from livekit.agents import AgentServer, JobProcess, cli
 
+from agent.assembly import worker_config
 from agent.entrypoint import entrypoint
-from agent.server import worker_config
 from agent.settings import load_settings
 from agent.testing.livekit_room import FakeLiveKit, FakeRoom
 

@@ -24,9 +24,9 @@ import time
 import psutil
 
 from agent import ffi_routing
+from agent.assembly import worker_config
 from agent.entrypoint import entrypoint
 from agent.events import CallEvent
-from agent.server import worker_config
 from agent.settings import load_settings
 from agent.testing.job import JobRun, run_job
 from agent.testing.livekit_room import FakeLiveKit

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from livekit import rtc
 
+from agent.assembly import worker_config
 from agent.control import CallControl, control
 from agent.entrypoint import entrypoint
 from agent.events import CallEvent
-from agent.server import worker_config
 from agent.settings import load_settings
 from agent.testing.job import JobRun, run_job
 from agent.testing.livekit_room import FakeLiveKit

@@ -16,6 +16,8 @@ from test_store import postgres_url  # noqa: F401 (a fixture)
 from test_webhooks import FAST, SECRET
 
 from agent import health, server
+from agent.assembly import worker_config
+from agent.errors import ConfigError
 from agent.logs import make_logger
 from agent.settings import Settings, load_settings
 from agent.store import StoreHandler, probe
@@ -138,7 +140,15 @@ async def test_start_up_with_the_database_down(monkeypatch: pytest.MonkeyPatch) 
     checks = health.Health()
     monkeypatch.setattr(server, "HEALTH", checks)
     down = f"postgresql://sip:hunter2@127.0.0.1:{CLOSED}/calls"
-    settings = settings_for(down, handlers="store,webhook", executor="process")
+    settings = settings_for(
+        down,
+        handlers="store,webhook",
+        executor="process",
+        # create_server checks what `start` checks: LiveKit's settings are needed.
+        livekit_url="ws://127.0.0.1:9",
+        livekit_api_key="devkey",
+        livekit_api_secret="test-secret-0123456789abcdef0123456789",
+    )
     server.create_server(settings)
     problems = await checks.problems()
     assert sorted(problems) == ["store", "webhook"]
@@ -160,3 +170,16 @@ async def test_a_database_that_hangs_holds_one_thread(monkeypatch: pytest.Monkey
                 f"SIP_AGENT_DB_URL=postgresql://sip@127.0.0.1:{port}/calls no answer within 0.2s"
             )
         assert threading.active_count() <= threads + 1
+
+
+def test_create_server_checks_what_start_checks() -> None:
+    """A server for your own script fails the way `start` does: one line naming the setting."""
+    settings = settings_for("sqlite:///calls.db", handlers="store,webhook")
+    with pytest.raises(ConfigError, match=r"^missing setting LIVEKIT_URL"):
+        server.create_server(settings)
+
+
+def test_a_database_url_no_driver_takes_stops_start_up() -> None:
+    """`mysql://` is refused at start, in one line, not at the first call."""
+    with pytest.raises(ConfigError, match=r"^invalid setting SIP_AGENT_DB_URL: mysql"):
+        worker_config(settings_for("mysql://u:p@db/calls", handlers="store,webhook"))

@@ -72,20 +72,20 @@ async def test_numbers_whole_when_configured() -> None:
 
 def test_unknown_handler_name_fails_with_choices() -> None:
     with pytest.raises(ConfigError, match=r"unknown handler 'mail'.*use one of log, router"):
-        resolve(["mail"])
+        resolve(["mail"], load_settings())
 
 
 def test_bad_import_path_is_named() -> None:
     with pytest.raises(ConfigError, match=r"handler 'examples.handlers:nope'.*no attribute 'nope'"):
-        resolve(["examples.handlers:nope"])
+        resolve(["examples.handlers:nope"], load_settings())
 
 
 def test_import_path_to_async_function_is_a_handler() -> None:
-    (factory,) = resolve(["examples.handlers:on_call_ended"])
+    (factory,) = resolve(["examples.handlers:on_call_ended"], load_settings())
     handler = factory(load_settings())
     assert handler.name == "on_call_ended"
 
 
 def test_import_path_to_non_handler_is_refused() -> None:
     with pytest.raises(ConfigError, match="expected an `async def f\\(event\\)`"):
-        resolve(["agent.call:MAX_ATTRIBUTE_CHARS"])
+        resolve(["agent.call:MAX_ATTRIBUTE_CHARS"], load_settings())

@@ -10,10 +10,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from agent import metrics
+from agent.assembly import worker_config
 from agent.entrypoint import entrypoint
 from agent.events import CallEvent
 from agent.handlers import FunctionHandler
-from agent.server import worker_config
 from agent.settings import Settings, load_settings
 from agent.testing.job import JobRun, run_job
 from agent.testing.livekit_room import FakeLiveKit

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from agent.assembly import worker_config
 from agent.entrypoint import entrypoint
 from agent.events import CallStatusChanged, CallUpdated
-from agent.server import worker_config
 from agent.settings import load_settings
 from agent.testing.job import JobRun, run_job
 from agent.testing.livekit_room import FakeLiveKit, FakeRoom

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.server import worker_config
+from agent.assembly import Mode, assemble
 from agent.simulator import ScenarioError, find, load_scenario, play
-from agent.simulator.command import simulation_settings
 from tests.test_simulator_cli import simulate
 
 GOLD = "routing-gold-transfer-fails"
@@ -24,7 +23,7 @@ async def test_router_acts_through_the_api_stand_in() -> None:
     scenario = find(GOLD)
     assert scenario.rules == ROUTING
     lines: list[str] = []
-    config = worker_config(simulation_settings(scenario.rules))
+    config = assemble(Mode.SIMULATE, rules=scenario.rules)
     result = await play(scenario, config, speed=0, out=lines.append)
     assert result.ok, result.failures
     assert result["caller"].types == (

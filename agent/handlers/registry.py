@@ -15,7 +15,7 @@ from ..store.handler import StoreHandler
 from ..webhooks.handler import WebhookHandler
 from .base import EventFunction, FunctionHandler, Handler, HandlerFactory
 from .log import LogHandler
-from .router import Router
+from .router import Router, load_rules
 
 BUILTIN: Mapping[str, HandlerFactory] = {
     "log": LogHandler.from_settings,
@@ -57,11 +57,19 @@ def _checked(factory: HandlerFactory, origin: str) -> HandlerFactory:
     return build
 
 
-def resolve(names: Sequence[str]) -> list[HandlerFactory]:
+def _router(settings: Settings) -> HandlerFactory:
+    """The rules file is read and checked once; every job's router shares its rules."""
+    rules = load_rules(settings.rules) if settings.rules is not None else []
+    return lambda _settings: Router(rules)
+
+
+def resolve(names: Sequence[str], settings: Settings) -> list[HandlerFactory]:
     """Setting values (built-in names or import paths) -> factories; fails on a bad one."""
     factories = []
     for name in names:
-        if name in BUILTIN:
+        if name == "router":
+            factories.append(_router(settings))
+        elif name in BUILTIN:
             factories.append(BUILTIN[name])
         elif ":" in name:
             factories.append(as_factory(import_object(name, "handler"), repr(name)))

@@ -1,4 +1,4 @@
-"""`python -m agent simulate`: the settings it runs with, the listing, the verdict."""
+"""`python -m agent simulate`: the listing, the play, the verdict."""
 
 from __future__ import annotations
 
@@ -7,27 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..server import worker_config
-from ..settings import LogFormat, Settings, load_settings
+from ..assembly import Mode, assemble
 from .library import find, shipped
 from .parse import load_scenario
 from .player import Output, play
-
-
-def simulation_settings(rules: Path | None = None) -> Settings:
-    """The environment's settings (handlers, rules, privacy), readable lines by default.
-
-    No LiveKit credentials are read or needed: the stand-in accepts its own.
-    """
-    settings = load_settings()
-    update: dict[str, Any] = {}
-    if settings.log_format is LogFormat.AUTO:
-        update["log_format"] = LogFormat.CONSOLE
-    if rules is not None:
-        update["rules"] = rules
-        if "router" not in settings.handlers:
-            update["handlers"] = (*settings.handlers, "router")
-    return settings.model_copy(update=update)
 
 
 def listing() -> str:
@@ -51,7 +34,7 @@ def simulate(
     `[expect]` is written for them.
     """
     scenario = find(scenario_name)
-    config = worker_config(simulation_settings(rules or scenario.rules), handlers)
+    config = assemble(Mode.SIMULATE, handlers=handlers, rules=rules or scenario.rules)
     out(f"== {scenario.name}: {scenario.description}")
     result = asyncio.run(play(scenario, config, speed=speed, out=out))
     for failure in result.failures:

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from ..server import worker_config
-from ..settings import LogFormat, load_settings
+from ..assembly import Mode, assemble
 from ..simulator import PlayResult, Scenario, find, play
 from ..simulator.script import Script
 
@@ -47,12 +46,12 @@ class SipSimulator:
             scenario = find(str(scenario))
         # The rules a scenario was written for, unless the test brings its own.
         rules = rules or scenario.rules
-        names = tuple(h for h in handlers if isinstance(h, str))
-        if rules is not None and "router" not in names:
-            names += ("router",)
-        config = worker_config(
-            load_settings(handlers=names, rules=rules, log_format=LogFormat.CONSOLE, **settings),
-            [h for h in handlers if not isinstance(h, str)],
+        config = assemble(
+            Mode.SIMULATE,
+            names=[h for h in handlers if isinstance(h, str)],
+            handlers=[h for h in handlers if not isinstance(h, str)],
+            rules=rules,
+            **settings,
         )
         result = await play(scenario, config, speed=speed)
         if check and not result.ok:

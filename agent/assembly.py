@@ -1,0 +1,75 @@
+"""One assembly at start: settings in, the validated configuration every job runs on out.
+
+`start`, `dev`, `simulate`, the `sip_simulator` fixture and `create_server` all go through
+`assemble`: the same checks, the same one-line errors, and each handler's configuration
+(the rules file above all) read once, here, not per job.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Any
+
+from .entrypoint import WorkerConfig
+from .handlers.registry import as_factory, resolve
+from .handlers.selection import handler_names
+from .settings import LogFormat, Settings, load_settings, require_livekit
+from .store.engine import database_url
+
+
+class Mode(enum.StrEnum):
+    START = "start"
+    """Production: JSON log lines."""
+    DEV = "dev"
+    """Development: readable log lines."""
+    SIMULATE = "simulate"
+    """On the embedded LiveKit stand-in: readable lines, no LiveKit credentials read."""
+
+
+_LOG_FORMAT = {Mode.START: LogFormat.JSON, Mode.DEV: LogFormat.CONSOLE}
+
+
+def assemble(
+    mode: Mode,
+    *,
+    handlers: Sequence[Any] = (),
+    names: Sequence[str] | None = None,
+    settings: Settings | None = None,
+    **overrides: Any,
+) -> WorkerConfig:
+    """Read the settings (unless given) with `overrides`, check them for `mode`, and build
+    the configuration. `names`: exactly these configured handlers (else SIP_AGENT_HANDLERS
+    and the settings that turn built-ins on); `handlers`: handler objects of your own, after
+    them. A `rules` override is an explicit request for the router. ConfigError, in one
+    line, for the first problem."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if names is not None:
+        overrides["handlers"] = tuple(names)
+    if settings is None:
+        settings = load_settings(**overrides)
+    elif overrides:
+        settings = settings.model_copy(update=overrides)
+    update: dict[str, Any] = {}
+    if settings.log_format is LogFormat.AUTO:
+        update["log_format"] = _LOG_FORMAT.get(mode, LogFormat.CONSOLE)
+    if "rules" in overrides and "router" not in settings.handlers:
+        explicit = "handlers" in settings.model_fields_set
+        if explicit:
+            update["handlers"] = (*settings.handlers, "router")
+    if update:
+        settings = settings.model_copy(update=update)
+    if mode is not Mode.SIMULATE:
+        require_livekit(settings)
+    return worker_config(settings, handlers)
+
+
+def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerConfig:
+    """The configuration for settings already read and checked: handler names resolved,
+    each built once to check it (those instances serve the health checks)."""
+    names = handler_names(settings)
+    if {"store", "webhook"} & set(names):
+        database_url(settings.db_url)  # a URL no database driver takes fails start-up here
+    factories = [*resolve(names, settings), *(as_factory(h, repr(h)) for h in handlers)]
+    built = tuple(factory(settings) for factory in factories)
+    return WorkerConfig(settings=settings, handler_factories=tuple(factories), checked=built)
