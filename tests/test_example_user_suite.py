@@ -1,11 +1,11 @@
 """An example of YOUR test suite: your handler, driven by the simulator (copy and adapt).
 
 The `sip_simulator` fixture comes with this package (a pytest plugin); outside it, add
-`pytest_plugins = ["agent.testing.pytest_plugin"]` to your root conftest.py.
+`pytest_plugins = ["agent.simulator.pytest_plugin"]` to your root conftest.py.
 """
 
 from agent import CallEnded, CallEvent, Outcome
-from agent.testing.pytest_plugin import SipSimulator
+from agent.simulator.pytest_plugin import SipSimulator
 
 
 class MissedCalls:

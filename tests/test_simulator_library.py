@@ -3,7 +3,7 @@
 import pytest
 
 from agent.simulator import shipped
-from agent.testing.pytest_plugin import SipSimulator
+from agent.simulator.pytest_plugin import SipSimulator
 
 # The outcome each case must reach, per call (the table in DOMAIN.md and the README).
 OUTCOMES = {

@@ -2,8 +2,8 @@
 
 import time
 
+from agent.simulator.pytest_plugin import SipSimulator
 from agent.simulator.script import Script
-from agent.testing.pytest_plugin import SipSimulator
 
 ATTRS = {"sip.callID": "SCL_p1", "sip.phoneNumber": "+15550001111", "sip.ruleID": "SDR_1"}
 

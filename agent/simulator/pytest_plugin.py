@@ -1,7 +1,7 @@
 """The `sip_simulator` pytest fixture: play scenarios through the real worker in your tests.
 
 Enabled by installing this package (a `pytest11` entry point), or with
-`pytest_plugins = ["agent.testing.pytest_plugin"]` in your root conftest.py.
+`pytest_plugins = ["agent.simulator.pytest_plugin"]` in your root conftest.py.
 
     async def test_missed_calls(sip_simulator):
         result = await sip_simulator.play("inbound-canceled-while-ringing", handlers=[mine])
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from ..assembly import Mode, assemble
-from ..simulator import PlayResult, Scenario, find, play
-from ..simulator.script import Script
+from . import PlayResult, Scenario, find, play
+from .script import Script
 
 
 class SipSimulator:
