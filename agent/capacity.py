@@ -16,10 +16,13 @@ them): `AgentServer._get_effective_load` (overridden) and `AgentServer._reserved
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from livekit.agents import AgentServer
+from livekit.agents import AgentServer, JobRequest
+
+logger = logging.getLogger(__name__)
 
 
 def threshold(max_calls: int) -> float:
@@ -34,6 +37,26 @@ class CallsServer(AgentServer):
         super().__init__(load_fnc=self.calls_load, load_threshold=threshold(max_calls), **kwargs)
         self.max_calls = max_calls
         self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def accept_unless_served(self, request: JobRequest) -> None:
+        """Accept a job, unless this worker already runs one for the same room (same sid).
+
+        A livekit-server restarted under a call dispatches the room again (seen on 1.13.5:
+        a new job, `resuming: false`, as the room reopens) while this worker's job for it
+        reconnects and resumes its calls: a second job would report every call again.
+        Rejected with `terminate`, so no other worker takes it either."""
+        room = request.room
+        if any(
+            running.job.room.sid == room.sid and running.job.room.name == room.name
+            for running in self.active_jobs
+        ):
+            logger.info(
+                "job refused: this worker already runs a job for the room",
+                extra={"room": room.name, "job_id": request.id},
+            )
+            await request.reject(terminate=True)
+            return
+        await request.accept()
 
     def close_with_worker(self, close: Callable[[], Awaitable[None]]) -> None:
         """Run `close` when the worker shuts down, after the SDK's own parts: what we open

@@ -31,6 +31,10 @@ EventBuilder = Callable[[Call, int, datetime], CallEvent]
 RoomGone = Callable[[], Awaitable[bool]]
 """Asks LiveKit whether the room is gone (deleted): see `RoomCalls.aclose`."""
 ROOM_CHECK_TIMEOUT_S = 3.0
+ROOM_CHECKS = 3
+ROOM_CHECK_INTERVAL_S = 0.2
+"""LiveKit's termination of a deleted room's job came 5-41 ms after the room's state was
+deleted: a room still listed is asked about again, a little later, before it counts."""
 
 
 def is_sip(participant: rtc.Participant) -> bool:
@@ -56,6 +60,9 @@ class _Tracked:
     timer: asyncio.TimerHandle | None = None
     away_reason: str | None = None
     """Set while the participant is gone during the agent's reconnect."""
+    carried: Mapping[str, str] | None = None
+    """After a resume: attributes the call had that the returning participant's snapshot
+    lacks (it comes back with its join-time attributes only); kept under later changes."""
 
     def cancel_timer(self) -> None:
         if self.timer is not None:
@@ -214,6 +221,10 @@ class RoomCalls:
                 tracked.cancel_timer()
                 call = dataclasses.replace(tracked.state.call, participant_sid=participant.sid)
                 tracked.state = dataclasses.replace(tracked.state, call=call)
+                known = call.attributes
+                tracked.carried = {
+                    k: v for k, v in known.items() if k not in participant.attributes
+                } or None
                 del self._calls[identity]
                 self._calls[participant.identity] = tracked
                 self.log.info(
@@ -224,6 +235,8 @@ class RoomCalls:
         return None
 
     def _update(self, tracked: _Tracked, attributes: Mapping[str, str]) -> None:
+        if tracked.carried:
+            attributes = {**tracked.carried, **attributes}
         before = tracked.state.call.raw_status
         step = tracker.update(tracked.state, attributes, now=self._clock())
         if step[0].call.raw_status != before and step[0].call.status_is_unknown:
@@ -376,7 +389,11 @@ class RoomCalls:
             return EndReason.JOB_ENDED
         try:
             async with asyncio.timeout(ROOM_CHECK_TIMEOUT_S):
-                gone = await self._room_gone()
+                for attempt in range(ROOM_CHECKS):
+                    if attempt:
+                        await asyncio.sleep(ROOM_CHECK_INTERVAL_S)
+                    if gone := await self._room_gone():
+                        break
         except Exception as exc:  # no answer is an answer: the job ended under the calls
             self.log.warning(
                 "could not ask LiveKit whether the room was deleted",

@@ -70,5 +70,6 @@ def server_for(config: WorkerConfig) -> AgentServer:
     server.rtc_session(
         functools.partial(entrypoint, config=config),
         agent_name=settings.name,
+        on_request=server.accept_unless_served,
     )
     return server

@@ -23,6 +23,8 @@ from .events import (
 )
 from .outcome import EndReason, classify
 
+_BEFORE_ANSWER = frozenset({CallStatus.DIALING.value, CallStatus.RINGING.value})
+
 
 @dataclass(frozen=True, slots=True)
 class CallState:
@@ -105,6 +107,10 @@ def update(state: CallState, attributes: Mapping[str, str], *, now: datetime) ->
         return state, []
     old_attrs = state.call.attributes
     new_attrs = clean_attributes(attributes)
+    if state.answered and new_attrs.get(STATUS_KEY) in _BEFORE_ANSWER and STATUS_KEY in old_attrs:
+        # An answered call does not ring again: that status is stale (a participant
+        # announced again after a server restart carries its join-time status).
+        new_attrs = {**new_attrs, STATUS_KEY: old_attrs[STATUS_KEY]}
     if new_attrs == old_attrs:
         return state, []
     old = state.call

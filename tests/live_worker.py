@@ -36,7 +36,7 @@ def calls_server(endpoint: AgentEndpoint, max_calls: int = 200) -> CallsServer:
         api_key=API_KEY,
         api_secret=API_SECRET,
     )
-    server.rtc_session(stay, agent_name=AGENT)
+    server.rtc_session(stay, agent_name=AGENT, on_request=server.accept_unless_served)
     return server
 
 

@@ -55,6 +55,21 @@ async def test_a_full_worker_refuses_beyond_max_calls(endpoint: AgentEndpoint) -
                 await asyncio.sleep(0.01)
 
 
+async def test_a_second_job_for_a_room_it_serves_is_refused(endpoint: AgentEndpoint) -> None:
+    """A restarted LiveKit server dispatches the room again while this worker's job for it
+    resumes: the second job is refused (it would report every call twice); other rooms are
+    still taken."""
+    server = calls_server(endpoint)
+    async with running(server, endpoint):
+        await endpoint.dispatch(AGENT, "call-a")
+        async with asyncio.timeout(10):
+            while not any(j.job.room.name == "call-a" for j in server.active_jobs):
+                await asyncio.sleep(0.01)
+        with pytest.raises(JobRejectedError):
+            await endpoint.dispatch(AGENT, "call-a")
+        await endpoint.dispatch(AGENT, "call-b")
+
+
 def test_the_threshold_is_reached_at_max_calls_exactly() -> None:
     """max_calls - 1 calls are under the threshold, max_calls calls are not."""
     for max_calls in (1, 2, 200):

@@ -412,5 +412,6 @@ async def test_worker_shutdown_under_a_call_is_job_ended(
     worker.job.shutdown("worker draining")
     (ended,) = await worker.until("call.ended")
     assert (ended.ended_by, ended.disconnect_reason) == ("system", "JOB_ENDED")
-    assert twirp.sent("RoomService/ListRooms") == [{"names": [ROOM]}]
+    # Still listed: asked again, a little later, before it counts as the job's end.
+    assert twirp.sent("RoomService/ListRooms") == [{"names": [ROOM]}] * 3
     await worker.job.wait()

@@ -340,6 +340,40 @@ async def test_agent_connection_restart_mid_call(call: Call, recorder: Recorder)
     assert recorder.types().count("call.started") == 1
 
 
+async def test_resumed_call_keeps_what_it_had(call: Call, recorder: Recorder) -> None:
+    """Back after a server restart, the participant carries its join-time attributes only
+    (status `ringing`, none added later): the call stays answered and keeps what it knew."""
+    await call.start()
+    call.room.join("sip_callee", attributes=OUTBOUND)
+    await call.settle()
+    call.room.set_attributes("sip_callee", {"sip.callStatus": "active", "sip.callTag": "t1"})
+    await call.settle()
+    call.room.restart_connection()
+    await call.settle()
+    call.room.rejoin()
+    await call.settle()
+    call.room.set_attributes("sip_callee", {"sip.twilio.callSid": "CA_late"})
+    await call.settle()
+    call.room.set_attributes("sip_callee", {"sip.callStatus": "hangup"})
+    call.room.leave("sip_callee", "CLIENT_INITIATED")
+    await call.ended()
+    assert recorder.types() == [
+        "call.started",
+        "call.status_changed",
+        "call.answered",
+        "call.updated",
+        "call.updated",
+        "call.status_changed",
+        "call.ended",
+    ]
+    late = recorder.events[4]
+    assert isinstance(late, CallUpdated)
+    assert (late.added, late.removed) == ({"sip.twilio.callSid": "CA_late"}, ())
+    (ended,) = recorder.ended()
+    assert (ended.outcome, ended.ended_by) == ("completed", "callee")
+    assert ended.call.sip_call_tag == "t1"
+
+
 async def test_reconnect_grace_counts_from_reconnected(call: Call, recorder: Recorder) -> None:
     """A reconnect that takes longer than the grace does not end the call: the grace starts
     when the connection is back, and the caller comes back after that (real timeline)."""

@@ -162,13 +162,13 @@ async def test_restart_connection_plays_a_real_server_restart(livekit: FakeLiveK
     # the SDK reports UNKNOWN_REASON as None
     assert events[2][1][0].disconnect_reason is None
     assert room.remote_participants == {}
-    fake.set_attributes("sip_1", {"tier": "gold"})  # while away: seen only on the rejoin
+    fake.set_attributes("sip_1", {"tier": "gold"})  # while away: never seen
     fake.rejoin()
     await fake.settle()
     assert names(events)[5:] == ["participant_connected", "participant_active"]
     back = room.remote_participants["sip_1"]
     assert back.sid != first_sid
-    assert back.attributes == {"sip.callID": "SCL_1", "tier": "gold"}
+    assert back.attributes == {"sip.callID": "SCL_1"}  # what it joined with
     assert room.connection_state == rtc.ConnectionState.CONN_CONNECTED
     await room.disconnect()
 

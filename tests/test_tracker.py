@@ -74,6 +74,22 @@ def test_transfer_accepted_then_livekit_ends_the_leg() -> None:
     assert (ended.seq, ended.talk_s) == (6, 29)
 
 
+def test_an_answered_call_does_not_ring_again() -> None:
+    """`ringing` after `active` is a stale snapshot (a participant back after a server
+    restart carries its join-time status): no status change, other changes still count."""
+    state, _ = begin(INBOUND)
+    state, _ = tracker.update(state, INBOUND | {"sip.callStatus": "active"}, now=at(2))
+    state, events = tracker.update(state, INBOUND | {"sip.callStatus": "ringing"}, now=at(9))
+    assert events == [] and state.call.raw_status == "active"
+    state, events = tracker.update(
+        state, INBOUND | {"sip.callStatus": "ringing", "tier": "gold"}, now=at(10)
+    )
+    assert types(events) == ["call.updated"] and state.call.raw_status == "active"
+    hangup = INBOUND | {"sip.callStatus": "hangup", "tier": "gold"}
+    state, events = tracker.update(state, hangup, now=at(20))
+    assert types(events) == ["call.status_changed"]
+
+
 def test_status_change_only_on_real_change() -> None:
     state, _ = begin(INBOUND)
     state, events = tracker.update(state, dict(INBOUND), now=at(1))

@@ -118,6 +118,8 @@ class _Member:
     active: bool
     joined_at: int = field(default_factory=lambda: int(time.time()))
     metadata: str = ""
+    joined_with: dict[str, str] = field(default_factory=dict)
+    """The attributes it joined with: what it comes back with after a server restart."""
 
     def info(self) -> proto_participant.ParticipantInfo:
         return proto_participant.ParticipantInfo(
@@ -197,6 +199,7 @@ class FakeRoom:
             name=name,
             attributes=dict(attributes or {}),
             active=active,
+            joined_with=dict(attributes or {}),
         )
         self._members[identity] = member
         for conn in self._live():
@@ -305,10 +308,12 @@ class FakeRoom:
 
     def rejoin(self) -> None:
         """After `restart_connection`: the participants still there are announced again,
-        each with a new participant sid, with their attributes as they are now."""
+        each with a new participant sid and the attributes it first joined with (LiveKit's
+        SIP service rejoins with those: an answered call's status says `ringing` again)."""
         for identity in sorted(self._away):
             member = self._members[identity]
             member.sid = _sid("PA")
+            member.attributes = dict(member.joined_with)
             for conn in self._live():
                 self._announce(conn, member)
         self._away.clear()

@@ -92,6 +92,29 @@ class Server:
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
+    argv: list[str] = field(default_factory=list)
+    """How it was started: `kill()` then `start_again()` runs the same command."""
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no goodbyes to anyone connected."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def start_again(self) -> None:
+        """Run the same command again (same config, same ports), its output appended to the
+        same log after a marker line; `stop()` then stops the new process."""
+        assert self.proc.poll() is not None, f"{self.name} still runs"
+        with self.log.open("ab") as out:
+            out.write(f"--- {self.name} started again ---\n".encode())
+            out.flush()
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.log.parent,
+            )
 
     def stop(self) -> None:
         if self.proc.poll() is not None:
@@ -122,7 +145,7 @@ def spawn(name: str, argv: list[str], log: Path) -> Server:
         proc = subprocess.Popen(
             argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=log.parent
         )
-    return Server(name, proc, log)
+    return Server(name, proc, log, argv)
 
 
 @dataclass(frozen=True)
@@ -143,6 +166,20 @@ class Stack:
     events: ServerEvents
     """The server's webhooks (participant_joined/left, room_started/finished, ...)."""
     workdir: Path
+    servers: dict[str, Server] = field(default_factory=dict, repr=False, compare=False)
+    """The running processes by name, for tests that crash one (`kill_livekit`)."""
+
+    def kill_livekit(self) -> None:
+        """SIGKILL livekit-server; Redis and the SIP service go on."""
+        self.servers["livekit-server"].kill()
+
+    def restart_livekit(self) -> None:
+        """Start the killed livekit-server again with the same config on the same ports;
+        returns once its HTTP port answers (blocking: call it in a thread from async code)."""
+        server = self.servers["livekit-server"]
+        server.start_again()
+        url = f"{self.http_url}/"
+        server.wait_until(lambda: http_answers(url), f"{url} answers again", START_TIMEOUT_S)
 
 
 # --- readiness probes --------------------------------------------------------------------
@@ -280,6 +317,7 @@ def start_stack(workdir: Path) -> Iterator[Stack]:
             logs={s.name: s.log for s in (redis, livekit, sip)},
             events=events,
             workdir=workdir,
+            servers={s.name: s for s in (redis, livekit, sip)},
         )
 
 
