@@ -4,7 +4,7 @@ The table follows what LiveKit's SIP service really reports (see the README, "Ou
 
 | answered? | disconnect reason                               | outcome   | ended_by        |
 |-----------|-------------------------------------------------|-----------|-----------------|
-| any       | CLIENT_INITIATED after our accepted transfer    | completed*| agent           |
+| any       | CLIENT_INITIATED after our transfer or EndCall  | completed*| agent           |
 | yes       | CLIENT_INITIATED                                | completed | caller / callee |
 | yes       | PARTICIPANT_REMOVED, ROOM_DELETED, ROOM_CLOSED  | completed | agent           |
 | yes       | anything else                                   | completed | system          |
@@ -15,13 +15,14 @@ The table follows what LiveKit's SIP service really reports (see the README, "Ou
 | no        | PARTICIPANT_REMOVED, ROOM_DELETED, ROOM_CLOSED  | canceled  | agent           |
 | no        | anything else                                   | failed    | system          |
 
-(*) canceled when the transferred call was never answered.
+(*) canceled when the call was never answered.
 
 Two rows come from LiveKit's real SIP service (docs/REAL-LIVEKIT.md, proved by the live tests):
-after a transfer LiveKit itself sends the BYE and the participant leaves CLIENT_INITIATED, as
-if the caller had hung up; and an inbound call nobody answers is rejected by LiveKit when its
-ringing timeout runs out, leaving CLIENT_INITIATED with no `hangup` written, while a caller's
-CANCEL always writes `hangup` first.
+after a transfer, and after a hangup through the SIP service's `lk.sip.EndCall` (which puts
+headers on the BYE), LiveKit itself sends the BYE, writes `hangup` and the participant leaves
+CLIENT_INITIATED, exactly as if the caller had hung up; and an inbound call nobody answers is
+rejected by LiveKit when its ringing timeout runs out, leaving CLIENT_INITIATED with no
+`hangup` written, while a caller's CANCEL always writes `hangup` first.
 """
 
 from __future__ import annotations
@@ -76,16 +77,17 @@ def classify(
     direction: Direction,
     reason: str,
     hangup_written: bool = True,
-    transferred: bool = False,
+    ended_by_agent: bool = False,
 ) -> tuple[Outcome, EndedBy]:
     """Outcome and who ended the call, from the table above. Unknown reasons are `system`.
 
-    `hangup_written`: `sip.callStatus` became `hangup` before the end; `transferred`: a
-    transfer this worker asked for was accepted before the end.
+    `hangup_written`: `sip.callStatus` became `hangup` before the end; `ended_by_agent`:
+    before the end, a transfer this worker asked for was accepted, or it asked the SIP service
+    to hang up (EndCall).
     """
     if reason == EndReason.CLIENT_INITIATED:
         outcome = Outcome.COMPLETED if answered else Outcome.CANCELED
-        if transferred:
+        if ended_by_agent:
             return outcome, EndedBy.AGENT
         if not answered and direction is Direction.INBOUND and not hangup_written:
             return Outcome.NO_ANSWER, EndedBy.SYSTEM

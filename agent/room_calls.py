@@ -151,6 +151,13 @@ class RoomCalls:
         if tracked is not None:
             self._emit(tracked, tracker.transferred(tracked.state, to=to, now=self._clock()))
 
+    def agent_hangup(self, identity: str, *, asked: bool = True) -> None:
+        """This worker asks the SIP service to end the call (EndCall), before the request
+        goes out: LiveKit's BYE and `hangup` can come back before the request's answer."""
+        tracked = self._calls.get(identity)
+        if tracked is not None and not tracked.state.ended:
+            tracked.state = tracker.agent_hangup(tracked.state, asked=asked)
+
     def start_unjoined(self, identity: str, attributes: Mapping[str, str]) -> None:
         """A call whose participant never joined (a failed dial) is still a call."""
         if identity not in self._calls:

@@ -35,6 +35,9 @@ class CallState:
     ended: bool = False
     transferred_to: str | None = None
     """Where a transfer this worker asked for sent the call, once the far end accepted it."""
+    agent_hangup: bool = False
+    """This worker asked the SIP service to hang up (EndCall): the BYE is LiveKit's, not the
+    remote party's, though the room shows it the same way."""
 
     @property
     def answered(self) -> bool:
@@ -63,6 +66,7 @@ def _with(
         hangup_at=hangup_at or state.hangup_at,
         ended=ended or state.ended,
         transferred_to=state.transferred_to,
+        agent_hangup=state.agent_hangup,
     )
 
 
@@ -181,8 +185,22 @@ def transferred(state: CallState, *, to: str, now: datetime) -> Step:
         hangup_at=state.hangup_at,
         ended=state.ended,
         transferred_to=to,
+        agent_hangup=state.agent_hangup,
     )
     return state, [CallTransferSucceeded(call=state.call, seq=seq, at=now, to=to)]
+
+
+def agent_hangup(state: CallState, *, asked: bool) -> CallState:
+    """This worker asks the SIP service to hang up (`asked`), or that request failed."""
+    return CallState(
+        call=state.call,
+        seq=state.seq,
+        answered_at=state.answered_at,
+        hangup_at=state.hangup_at,
+        ended=state.ended,
+        transferred_to=state.transferred_to,
+        agent_hangup=asked,
+    )
 
 
 def end(
@@ -203,7 +221,7 @@ def end(
         direction=call.direction,
         reason=reason,
         hangup_written=state.hangup_at is not None,
-        transferred=state.transferred_to is not None,
+        ended_by_agent=state.transferred_to is not None or state.agent_hangup,
     )
     answered_at = state.answered_at
     state, seq = _next(state, call)

@@ -337,32 +337,45 @@ async def test_attributes_dtmf_and_dispatch(livekit: FakeLiveKit, twirp: TwirpSe
     await worker.job.wait()
 
 
-@pytest.mark.parametrize("supported", [True, False])
-async def test_hangup_with_bye_headers(
-    livekit: FakeLiveKit, twirp: TwirpServer, supported: bool
-) -> None:
-    """Headers go by lk.sip.EndCall where the SIP service has it, else RemoveParticipant."""
+@pytest.mark.parametrize("rpc", ["supported", "unsupported", "failing"])
+async def test_hangup_with_bye_headers(livekit: FakeLiveKit, twirp: TwirpServer, rpc: str) -> None:
+    """Headers go by lk.sip.EndCall where the SIP service has it, else (no such method, or it
+    fails) by RemoveParticipant. Either way the end is the agent's: after EndCall LiveKit
+    sends the BYE, writes `hangup` and the caller leaves CLIENT_INITIATED, before the RPC
+    even answers (seen on the real SIP service), as if the caller had hung up."""
     rpcs: list[dict[str, Any]] = []
 
     async def hang_up(ctl: CallControl) -> None:
         async def perform_rpc(**request: Any) -> str:
             rpcs.append(request)
-            if not supported:
+            if rpc == "unsupported":
                 raise rtc.RpcError(rtc.RpcError.ErrorCode.UNSUPPORTED_METHOD, "unsupported")
+            if rpc == "failing":
+                raise rtc.RpcError(rtc.RpcError.ErrorCode.APPLICATION_ERROR, "no dialog")
+            livekit.room(ROOM).set_attributes("caller", {"sip.callStatus": "hangup"})
             livekit.room(ROOM).leave("caller", "CLIENT_INITIATED")
+            await livekit.room(ROOM).settle()
             return ""
 
         ctl.job.room.local_participant.perform_rpc = perform_rpc  # type: ignore[method-assign]
         await ctl.hangup(headers={"X-Reason": "done"})
 
-    worker = await start(livekit, on("call.started", hang_up))
-    livekit.room(ROOM).join("caller", attributes=CALLER)
+    worker = await start(livekit, on("call.answered", hang_up))
+    livekit.room(ROOM).join("caller", attributes=CALLER | {"sip.callStatus": "active"})
     await worker.job.wait()
     assert rpcs == [
         {"destination_identity": "caller", "method": "lk.sip.EndCall", "payload": RPC_PAYLOAD}
     ]
     removed = twirp.sent("RoomService/RemoveParticipant")
-    assert removed == ([] if supported else [{"room": ROOM, "identity": "caller"}])
+    assert removed == ([] if rpc == "supported" else [{"room": ROOM, "identity": "caller"}])
+    (ended,) = worker.of("call.ended")
+    reason = "CLIENT_INITIATED" if rpc == "supported" else "PARTICIPANT_REMOVED"
+    assert (ended.outcome, ended.ended_by, ended.disconnect_reason) == (
+        "completed",
+        "agent",
+        reason,
+    )
+    assert worker.of("call.action_failed") == []
 
 
 async def test_hangup_all_deletes_the_room_once(livekit: FakeLiveKit, twirp: TwirpServer) -> None:

@@ -57,10 +57,10 @@ def test_inbound_ringing_timeout_is_no_answer() -> None:
 def test_end_after_our_transfer_is_the_agents(answered: bool, outcome: Outcome) -> None:
     """After a transfer we asked for, LiveKit's own BYE (CLIENT_INITIATED) is the agent's."""
     assert classify(
-        answered=answered, direction=IN, reason="CLIENT_INITIATED", transferred=True
+        answered=answered, direction=IN, reason="CLIENT_INITIATED", ended_by_agent=True
     ) == (outcome, EndedBy.AGENT)
     # Any other end after a transfer keeps its own meaning.
-    assert classify(answered=True, direction=IN, reason="SERVER_SHUTDOWN", transferred=True) == (
+    assert classify(answered=True, direction=IN, reason="SERVER_SHUTDOWN", ended_by_agent=True) == (
         Outcome.COMPLETED,
         EndedBy.SYSTEM,
     )

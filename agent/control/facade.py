@@ -170,18 +170,24 @@ class CallControl:
         return await asyncio.shield(task)
 
     async def _hangup(self, headers: dict[str, str]) -> bool:
-        if headers and await self._end_call_rpc(headers):
-            return True
+        if headers:
+            self.job.calls.agent_hangup(self.identity)
+            if await self._end_call_rpc(headers):
+                return True
+            self.job.calls.agent_hangup(self.identity, asked=False)
         request = api.RoomParticipantIdentity(room=self.room, identity=self.identity)
         return (
             await self._run("hangup", lambda: self.api.room.remove_participant(request)) is not None
         )
 
     async def _end_call_rpc(self, headers: dict[str, str]) -> bool:
-        """True when the SIP service ended the call by RPC; False when it has no EndCall."""
+        """True when the SIP service ended the call by RPC; False when it has no EndCall or
+        the RPC failed (the caller then removes the participant: the call still ends)."""
         if self.job.end_call_rpc is False:
             return False
         local = self.job.room.local_participant
+        log = self._log.bind(action="hangup", via=END_CALL_RPC)
+        log.info("call action")
         try:
             async with asyncio.timeout(self.job.settings.action_timeout_s):
                 await local.perform_rpc(
@@ -190,17 +196,20 @@ class CallControl:
                     payload=json.dumps({"headers": headers}),
                 )
         except rtc.RpcError as exc:
-            if exc.code not in _RPC_UNSUPPORTED:
-                raise
-            self.job.end_call_rpc = False
-            self._log.info(
-                "SIP service has no lk.sip.EndCall; hanging up without BYE headers",
-                action="hangup",
-                rpc_error=exc.message,
-            )
+            if exc.code in _RPC_UNSUPPORTED:
+                self.job.end_call_rpc = False
+                log.info(
+                    "SIP service has no lk.sip.EndCall; hanging up without BYE headers",
+                    rpc_error=exc.message,
+                )
+            else:
+                log.warning("EndCall failed; hanging up without BYE headers", error=exc.message)
+            return False
+        except TimeoutError:
+            log.warning("EndCall got no answer; hanging up without BYE headers")
             return False
         self.job.end_call_rpc = True
-        self._log.info("call action done", action="hangup", via=END_CALL_RPC)
+        log.info("call action done")
         return True
 
     async def hangup_all(self) -> bool:
