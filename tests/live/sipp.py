@@ -186,3 +186,20 @@ class Phone:
         trunk has one address): `async with phone.answer("callee_answers") as callee:`"""
         folder = self._folder(scenario)
         return sipp_call(scenario, "", folder, keys, audio=self.audio, port=self.uas_port, uas=True)
+
+
+CALLER = "+15105550123"
+"""The number our caller scenarios call from."""
+
+
+def caller_keys(to: str, **more: str) -> dict[str, str]:
+    """The `-key` values of our caller_*.xml scenarios: a Twilio-like INVITE (X-Twilio-*,
+    X-Customer-Id, X-Tier), unique per call: its CallSid finds the call in the worker's log."""
+    return {
+        "to": to,
+        "caller": CALLER,
+        "call_sid": f"CA{uuid.uuid4().hex}",
+        "account_sid": "AC0123456789abcdef0123456789abcdef",
+        "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
+        "tier": "silver",
+    } | more

@@ -8,7 +8,6 @@ README's rules file, as it is.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -19,13 +18,12 @@ from .provision import ROOT, Line
 from .records import Record, where
 from .room import join
 from .siplog import received, response_to, sip_messages
-from .sipp import Phone, SippCall
+from .sipp import Phone, SippCall, SippResult, caller_keys
 from .stack import Stack
 from .worker import Worker
 
 pytestmark = pytest.mark.live
 
-CALLER = "+15105550123"
 TRANSFER_TO = "sip:human@127.0.0.1:5999"
 RULES = f"""
 [[rule]]
@@ -68,17 +66,9 @@ def routing_line(own_line: Callable[..., LineWorker]) -> LineWorker:
     return own_line(handlers="store,log,router", rules=str(ROUTING_RULES))
 
 
-def caller_keys(line: Line, action: str = "none", **more: str) -> dict[str, str]:
-    """The keys of our caller_*.xml scenarios, unique per call (the CallSid finds the call)."""
-    return {
-        "to": line.number,
-        "caller": CALLER,
-        "call_sid": f"CA{uuid.uuid4().hex}",
-        "account_sid": "AC0123456789abcdef0123456789abcdef",
-        "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-        "tier": "silver",
-        "action": action,
-    } | more
+def control_keys(line: Line, action: str = "none", **more: str) -> dict[str, str]:
+    """Our caller's keys, with the X-Test-Action header that picks the control rule."""
+    return caller_keys(line.number, action=action, **more)
 
 
 # --- what the worker saw ---------------------------------------------------------------
@@ -103,6 +93,22 @@ async def wait_started(sipp: SippCall, worker: Worker, keys: dict[str, str]) -> 
     )
 
 
+async def answered_until_the_phone_is_done(
+    live_stack: Stack, phone: Phone, worker: Worker, scenario: str, keys: dict[str, str]
+) -> tuple[Record, SippResult, Record]:
+    """Place the call, answer it (a guest publishes a tone), and let the phone's scenario run
+    to its end: (call.started, what sipp saw, call.ended), once the job has left."""
+    async with phone.call(scenario, **keys) as sipp:
+        started = await wait_started(sipp, worker, keys)
+        async with join(live_stack, started["room"]) as guest:
+            await guest.publish_tone()
+            result = await sipp.wait()
+            assert result.returncode == 0, result.describe()
+            ended = await worker.wait_for_event("call.ended", call_id=started["call_id"])
+        await live_stack.events.agent_left(started["room"])
+    return started, result, ended
+
+
 def assert_one_end(worker: Worker, call_id: str) -> list[str]:
     seen = event_types(worker, call_id)
     assert seen[0] == "call.started" and seen.count("call.ended") == 1, seen
@@ -117,16 +123,11 @@ async def test_agent_hangs_up(live_stack: Stack, control_line: LineWorker, phone
     """`do = "hangup"` on call.answered: the participant is removed, the phone gets a BYE,
     and the call ends completed by the agent (PARTICIPANT_REMOVED)."""
     line, worker = control_line
-    keys = caller_keys(line, "hangup")
-    async with phone.call("caller_waits_for_bye", **keys) as sipp:
-        started = await wait_started(sipp, worker, keys)
-        call_id = started["call_id"]
-        async with join(live_stack, started["room"]) as guest:
-            await guest.publish_tone()
-            result = await sipp.wait()
-            assert result.returncode == 0, result.describe()
-            ended = await worker.wait_for_event("call.ended", call_id=call_id)
-        await live_stack.events.agent_left(started["room"])
+    keys = control_keys(line, "hangup")
+    started, result, ended = await answered_until_the_phone_is_done(
+        live_stack, phone, worker, "caller_waits_for_bye", keys
+    )
+    call_id = started["call_id"]
 
     (bye,) = received(sip_messages(result), "BYE")
     assert bye.header("X-Reason") is None
@@ -145,16 +146,11 @@ async def test_agent_hangs_up_with_bye_headers(
     the headers go on the BYE. It writes `hangup` and the participant leaves CLIENT_INITIATED,
     as when the caller hangs up; but the agent ended this call."""
     line, worker = control_line
-    keys = caller_keys(line, "hangup-with-headers")
-    async with phone.call("caller_waits_for_bye", **keys) as sipp:
-        started = await wait_started(sipp, worker, keys)
-        call_id = started["call_id"]
-        async with join(live_stack, started["room"]) as guest:
-            await guest.publish_tone()
-            result = await sipp.wait()
-            assert result.returncode == 0, result.describe()
-            ended = await worker.wait_for_event("call.ended", call_id=call_id)
-        await live_stack.events.agent_left(started["room"])
+    keys = control_keys(line, "hangup-with-headers")
+    started, result, ended = await answered_until_the_phone_is_done(
+        live_stack, phone, worker, "caller_waits_for_bye", keys
+    )
+    call_id = started["call_id"]
 
     (bye,) = received(sip_messages(result), "BYE")
     assert bye.header("X-Reason") == "done", bye.text
@@ -172,16 +168,11 @@ async def test_transfer_accepted(live_stack: Stack, control_line: LineWorker, ph
     """A transfer rule: REFER, the phone accepts (202, NOTIFY 200), LiveKit sends the BYE
     itself; call.transfer_succeeded, then one call.ended by the agent with the target."""
     line, worker = control_line
-    keys = caller_keys(line, "transfer", sipfrag="200 OK")
-    async with phone.call("caller_answers_refer", **keys) as sipp:
-        started = await wait_started(sipp, worker, keys)
-        call_id = started["call_id"]
-        async with join(live_stack, started["room"]) as guest:
-            await guest.publish_tone()
-            result = await sipp.wait()
-            assert result.returncode == 0, result.describe()
-            ended = await worker.wait_for_event("call.ended", call_id=call_id)
-        await live_stack.events.agent_left(started["room"])
+    keys = control_keys(line, "transfer", sipfrag="200 OK")
+    started, result, ended = await answered_until_the_phone_is_done(
+        live_stack, phone, worker, "caller_answers_refer", keys
+    )
+    call_id = started["call_id"]
 
     messages = sip_messages(result)
     (refer,) = received(messages, "REFER")
@@ -206,7 +197,7 @@ async def test_transfer_refused(live_stack: Stack, control_line: LineWorker, pho
     """The phone refuses the REFER's transfer (NOTIFY 603): call.transfer_failed with 603, the
     call stays up (sipp would fail on a BYE from LiveKit), and ends when the caller hangs up."""
     line, worker = control_line
-    keys = caller_keys(line, "transfer", sipfrag="603 Declined")
+    keys = control_keys(line, "transfer", sipfrag="603 Declined")
     async with phone.call("caller_refuses_transfer", **keys) as sipp:
         started = await wait_started(sipp, worker, keys)
         call_id = started["call_id"]
@@ -242,7 +233,7 @@ async def test_routing_example_hangs_up_a_blocked_caller(
     """examples/routing.toml, rule 1: a call from +15550001111 is hung up at call.started,
     while it rings: the phone gets 486, the call ends canceled by the agent."""
     line, worker = routing_line
-    keys = caller_keys(line, caller=BLOCKED_CALLER)
+    keys = control_keys(line, caller=BLOCKED_CALLER)
     async with phone.call("caller_waits", **keys) as sipp:  # waits for the 486
         started = await wait_started(sipp, worker, keys)
         call_id = started["call_id"]
@@ -271,16 +262,11 @@ async def test_routing_example_gold_caller_refuses_transfer(
     is dispatched at call.started, the call is transferred once answered, the phone refuses
     (NOTIFY 603), and the call.transfer_failed rule hangs up: completed by the agent."""
     line, worker = routing_line
-    keys = caller_keys(line, tier="gold", sipfrag="603 Declined")
-    async with phone.call("caller_answers_refer", **keys) as sipp:
-        started = await wait_started(sipp, worker, keys)
-        call_id = started["call_id"]
-        async with join(live_stack, started["room"]) as guest:
-            await guest.publish_tone()
-            result = await sipp.wait()
-            assert result.returncode == 0, result.describe()
-            ended = await worker.wait_for_event("call.ended", call_id=call_id)
-        await live_stack.events.agent_left(started["room"])
+    keys = control_keys(line, tier="gold", sipfrag="603 Declined")
+    started, result, ended = await answered_until_the_phone_is_done(
+        live_stack, phone, worker, "caller_answers_refer", keys
+    )
+    call_id = started["call_id"]
 
     messages = sip_messages(result)
     (refer,) = received(messages, "REFER")

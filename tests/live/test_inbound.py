@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
 from .provision import NUMBER, Provisioned
 from .room import join
-from .sipp import Phone
+from .sipp import CALLER, Phone, caller_keys
 from .stack import Stack
 from .worker import Worker
 
 pytestmark = pytest.mark.live
-CALLER = "+15105550123"
-
-
-def twilio_keys() -> dict[str, str]:
-    """What a Twilio Elastic SIP trunk puts in its INVITE, unique per call."""
-    return {
-        "to": NUMBER,
-        "caller": CALLER,
-        "call_sid": f"CA{uuid.uuid4().hex}",
-        "account_sid": "AC0123456789abcdef0123456789abcdef",
-        "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-        "tier": "gold",
-    }
 
 
 def types(worker: Worker, call_id: str) -> list[str]:
@@ -37,7 +23,7 @@ async def test_answered_call_hung_up_by_the_caller(
     live_stack: Stack, live_trunks: Provisioned, live_worker: Worker, phone: Phone
 ) -> None:
     """Answered when a track is published, then BYE: one call.ended, completed by the caller."""
-    keys = twilio_keys()
+    keys = caller_keys(NUMBER, tier="gold")
     async with phone.call("caller_hangs_up", **keys) as sipp:
         started = await sipp.meanwhile(
             live_worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
@@ -81,7 +67,7 @@ async def test_caller_cancels_while_ringing(
     live_stack: Stack, live_worker: Worker, phone: Phone
 ) -> None:
     """CANCEL while ringing: one call.ended, canceled by the caller, never answered."""
-    keys = twilio_keys()
+    keys = caller_keys(NUMBER, tier="gold")
     async with phone.call("caller_cancels", **keys) as sipp:
         started = await sipp.meanwhile(
             live_worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])

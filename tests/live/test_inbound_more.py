@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,29 +27,16 @@ from .provision import NUMBER, QUICK_GIVE_UP_NUMBER, QUICK_RINGING_S, Line, Prov
 from .records import Record, Records, where
 from .room import Guest, join
 from .siplog import response_to, sip_messages
-from .sipp import Phone
+from .sipp import Phone, caller_keys
 from .stack import HOST, Stack
 from .worker import Worker
 
 pytestmark = pytest.mark.live
 
-CALLER = "+15105550123"
 MEDIA_TIMEOUT_S = 15
 """LiveKit's SIP service hangs up an answered call after this long without the caller's RTP."""
 TONE_S = 1
 """How long caller_goes_quiet.xml sends RTP (tone.pcmu, once) before it falls silent."""
-
-
-def caller_keys(to: str, **more: str) -> dict[str, str]:
-    """A Twilio-like INVITE's keys, unique per call (the CallSid finds the call)."""
-    return {
-        "to": to,
-        "caller": CALLER,
-        "call_sid": f"CA{uuid.uuid4().hex}",
-        "account_sid": "AC0123456789abcdef0123456789abcdef",
-        "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-        "tier": "silver",
-    } | more
 
 
 def call_events(worker: Worker, call_id: str) -> list[Record]:

@@ -20,7 +20,7 @@ from livekit import api
 from .provision import NUMBER, inbound_trunk_request
 from .records import Record, where
 from .room import join
-from .sipp import Phone, SippCall
+from .sipp import Phone, SippCall, caller_keys
 from .stack import Stack
 from .worker import AGENT_NAME, Worker
 
@@ -29,18 +29,6 @@ RUNS = 10
 TWO_CALL_RUNS = 6
 SCENARIO = "caller_awaits_livekit_bye"
 """Answered, streams audio, and exits 0 only once LiveKit's BYE came (and got its 200)."""
-
-
-def caller_keys(to: str, caller: str = "+15105550123") -> dict[str, str]:
-    """A Twilio-like INVITE, unique per call (the CallSid finds the call in the worker's log)."""
-    return {
-        "to": to,
-        "caller": caller,
-        "call_sid": f"CA{uuid.uuid4().hex}",
-        "account_sid": "AC0123456789abcdef0123456789abcdef",
-        "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-        "tier": "gold",
-    }
 
 
 def event_types(worker: Worker, call_id: str) -> list[str]:
@@ -128,7 +116,9 @@ async def test_room_deleted_under_two_answered_calls(
 ) -> None:
     async with shared_room_line(lkapi) as (number, room), AsyncExitStack() as calls:
         # Two callers from two numbers: a SIP participant's identity is sip_<caller>.
-        all_keys = [caller_keys(number, caller) for caller in ("+15105550131", "+15105550132")]
+        all_keys = [
+            caller_keys(number, caller=caller) for caller in ("+15105550131", "+15105550132")
+        ]
         sipps: list[SippCall] = []
         started: list[Record] = []
         for keys in all_keys:

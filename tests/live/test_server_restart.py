@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-import uuid
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,14 +30,13 @@ from livekit import api
 from .provision import NUMBER, Provisioned, provision
 from .records import Record, where
 from .room import join
-from .sipp import Phone
+from .sipp import Phone, caller_keys
 from .stack import Stack, free_port, missing_binaries, start_stack
 from .worker import Worker, start_worker
 
 pytestmark = pytest.mark.live
 T = TypeVar("T")
 RUNS = 5
-CALLER = "+15105550123"
 WAIT_S = 90.0
 """Generous: others run live sessions on this machine at the same time."""
 
@@ -123,17 +121,6 @@ def crashable(tmp_path: Path, pcmu_tone: Path) -> Iterator[Crashable]:
                     print(f"rooms not deleted: {type(exc).__name__}: {exc}")
 
 
-def twilio_keys() -> dict[str, str]:
-    return {
-        "to": NUMBER,
-        "caller": CALLER,
-        "call_sid": f"CA{uuid.uuid4().hex}",
-        "account_sid": "AC0123456789abcdef0123456789abcdef",
-        "customer_id": f"cust-{uuid.uuid4().hex[:8]}",
-        "tier": "gold",
-    }
-
-
 def registrations(worker: Worker) -> int:
     return len(worker.records.all(where(message="registered worker")))
 
@@ -148,7 +135,7 @@ async def test_answered_call_survives_a_server_crash_and_restart(
     crashable: Crashable,
 ) -> None:
     stack, worker = crashable.stack, crashable.worker
-    keys = twilio_keys()
+    keys = caller_keys(NUMBER, tier="gold")
     async with crashable.phone.call("caller_hangs_up", **keys) as sipp:
         started = await sipp.meanwhile(
             worker.wait_for_event("call.started", WAIT_S, twilio_call_sid=keys["call_sid"])
