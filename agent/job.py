@@ -20,6 +20,9 @@ from .pipeline import Pipeline
 from .room_calls import RoomCalls, RoomGone
 from .settings import Settings
 
+DIAL_END_WAIT_S = 1.0
+"""How long a failed dial's joined participant may take to leave after LiveKit's answer."""
+
 
 class CallJob:
     def __init__(
@@ -55,6 +58,9 @@ class CallJob:
         self._idle_task: asyncio.Task[None] | None = None
         self._dials: dict[str, str | None] = {}
         """Dials in flight by identity, with a disconnect reason held until the dial's answer."""
+        self._failed_dials: dict[str, tuple[str, int | None, asyncio.TimerHandle]] = {}
+        """Dials LiveKit answered with a failure whose participant joined and has not left
+        yet: (reason to end with, SIP status, the timer that ends them without waiting)."""
         self.hangups: dict[str, asyncio.Task[bool]] = {}
         """Hangups asked for, by identity: a second hangup of a call waits for the first."""
         self.deletion: asyncio.Task[bool] | None = None
@@ -72,7 +78,7 @@ class CallJob:
     @property
     def active(self) -> int:
         # A dial in flight keeps the job: its call may not have joined yet.
-        return self.calls.active + len(self._dials)
+        return self.calls.active + len(self._dials) + len(self._failed_dials)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run an action beside event delivery; the job ends only after it finished."""
@@ -92,12 +98,30 @@ class CallJob:
         """The dial request answered. A failure ends the call with `failure` as the reason,
         unless LiveKit's own disconnect reason came first; either way with the SIP status."""
         held = self._dials.pop(identity, None)
+        if held is None and failure is not None and self.calls.joined(identity):
+            # LiveKit removes the participant a few ms before it answers the request, but
+            # that disconnect can reach the room after the answer: its reason (busy, no
+            # answer) beats the one guessed from the error. Wait for it, briefly.
+            timer = asyncio.get_running_loop().call_later(
+                DIAL_END_WAIT_S, self._end_failed_dial, identity
+            )
+            self._failed_dials[identity] = (failure, sip_status_code, timer)
+            return
         reason = held or failure
         if reason is not None:
             self.calls.end_call(identity, reason, sip_status_code=sip_status_code)
         self._check_idle()
 
+    def _end_failed_dial(self, identity: str, reason: str | None = None) -> None:
+        guessed, sip_status_code, timer = self._failed_dials.pop(identity)
+        timer.cancel()
+        self.calls.end_call(identity, reason or guessed, sip_status_code=sip_status_code)
+        self._check_idle()
+
     def _hold_end(self, identity: str, reason: str) -> bool:
+        if identity in self._failed_dials:
+            self._end_failed_dial(identity, reason)
+            return True
         if identity not in self._dials:
             return False
         # A failed dial's SIP status comes with the dial's answer: end the call then.
@@ -121,6 +145,8 @@ class CallJob:
         """End what is still up (the job ends under it) and deliver everything."""
         await self._finish_tasks()
         self._dials.clear()
+        for identity in list(self._failed_dials):
+            self._end_failed_dial(identity)
         await self.calls.end_remaining()
         await self.pipeline.aclose()
 

@@ -160,8 +160,18 @@ class RoomCalls:
 
     def start_unjoined(self, identity: str, attributes: Mapping[str, str]) -> None:
         """A call whose participant never joined (a failed dial) is still a call."""
-        if identity not in self._calls:
+        known = self._calls.get(identity)
+        if known is None or known.state.ended:
             self._start(identity, attributes, participant_sid="")
+
+    def joined(self, identity: str) -> bool:
+        """Whether a live call's participant has joined the room (and not left yet)."""
+        tracked = self._calls.get(identity)
+        return (
+            tracked is not None
+            and not tracked.state.ended
+            and tracked.state.call.participant_sid != ""
+        )
 
     # -- the fold -------------------------------------------------------------------------
 

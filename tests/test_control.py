@@ -20,6 +20,7 @@ from agent.testing.job import JobRun, run_job
 from agent.testing.livekit_room import FakeLiveKit
 from agent.testing.twirp import (
     Delay,
+    TwirpError,
     TwirpServer,
     room_answers,
     room_effects,
@@ -199,6 +200,8 @@ async def test_transfer_success(livekit: FakeLiveKit, twirp: TwirpServer) -> Non
         (sip_error(603), "busy", 603),
         (sip_error(480), "no-answer", 480),
         (Delay(1.0), "no-answer", None),
+        # LiveKit gave up ringing, or its INVITE got no answer: 408 with no SIP status.
+        (TwirpError(408, "canceled", "sip request timed out"), "no-answer", None),
         (server_error(500, "boom"), "failed", None),
     ],
 )
@@ -286,6 +289,38 @@ async def test_dial_busy_after_joining_carries_sip_status(
         "busy",
         "USER_REJECTED",
         486,
+    )
+    worker.job.shutdown()
+    await worker.job.wait()
+
+
+async def test_dial_answer_before_the_callee_leaves(
+    livekit: FakeLiveKit, twirp: TwirpServer
+) -> None:
+    """The real order of a failed dial (seen on the real SIP service): the callee joined and
+    rang, the request fails, and only then does the room see the callee leave. The room's
+    reason wins over what the error suggests (here nothing: no SIP status)."""
+    room = livekit.room(ROOM)
+    twirp.script("SIP/CreateSIPParticipant", Delay(0.3, server_error(503, "sip call failed")))
+
+    async def dial(ctl: CallControl) -> None:
+        await ctl.dial("+15550002222", trunk="ST_out", identity="callee")
+
+    async def join_and_ring(event: CallEvent) -> None:
+        if event.type == "call.started" and event.call.identity == "caller":
+            room.join("callee", attributes={"sip.callStatus": "ringing", "sip.callID": "SCL_out"})
+
+    worker = await start(livekit, on("call.started", dial), join_and_ring)
+    room.join("caller", attributes=CALLER)
+    await worker.until("call.action_failed")
+    assert worker.of("call.ended") == []  # waiting for the room to say why
+    room.leave("callee", "USER_REJECTED")
+    (ended,) = await worker.until("call.ended")
+    assert worker.types("SCL_out") == ["call.started", "call.action_failed", "call.ended"]
+    assert (ended.outcome, ended.ended_by, ended.disconnect_reason) == (
+        "busy",
+        "callee",
+        "USER_REJECTED",
     )
     worker.job.shutdown()
     await worker.job.wait()

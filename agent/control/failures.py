@@ -22,6 +22,8 @@ class Failure:
     sip_status_code: int | None = None
     sip_status: str | None = None
     timed_out: bool = False
+    http_status: int | None = None
+    """LiveKit's HTTP status for a request it answered with an error."""
 
     @classmethod
     def of(cls, exc: BaseException, *, timeout_s: float) -> Failure:
@@ -32,7 +34,10 @@ class Failure:
                 error=str(exc), sip_status_code=exc.sip_status_code, sip_status=exc.sip_status
             )
         if isinstance(exc, api.ServerError):
-            return cls(error=f"LiveKit answered {exc.status} {exc.code}: {exc.message}")
+            return cls(
+                error=f"LiveKit answered {exc.status} {exc.code}: {exc.message}",
+                http_status=exc.status,
+            )
         return cls(error=f"{type(exc).__name__}: {exc}")
 
     @property
@@ -45,6 +50,8 @@ class Failure:
         code = self.sip_status_code
         if code in _REJECTED:
             return EndReason.USER_REJECTED
-        if self.timed_out or code in _UNAVAILABLE:
+        # 408 without a SIP status: LiveKit gave up ringing (the request's ringing timeout)
+        # or got no answer to its INVITE at all (seen on the real SIP service).
+        if self.timed_out or code in _UNAVAILABLE or self.http_status == 408:
             return EndReason.USER_UNAVAILABLE
         return EndReason.UNKNOWN_REASON
