@@ -13,7 +13,8 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import Processor
 
-from .settings import LogFormat, Settings
+from .privacy import MaskNumbers, mask_event_dict
+from .settings import LogFormat, PhoneNumbers, Settings
 
 
 def make_logger(settings: Settings, stream: TextIO | None = None) -> Any:
@@ -27,7 +28,12 @@ def make_logger(settings: Settings, stream: TextIO | None = None) -> Any:
         if console
         else structlog.processors.JSONRenderer(sort_keys=False)
     )
+    # Numbers hide in rooms (`call-_+1510…`) and identities (`sip_+1510…`), not only in the
+    # fields that hold them: under the masked policy every value of every line is checked.
+    masked = settings.phone_numbers is PhoneNumbers.MASKED
+    masking: list[Processor] = [mask_event_dict] if masked else []
     processors: list[Processor] = [
+        *masking,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         structlog.processors.format_exc_info,
@@ -43,3 +49,13 @@ def make_logger(settings: Settings, stream: TextIO | None = None) -> Any:
         context_class=dict,
         cache_logger_on_first_use=True,
     ).bind(logger="sip-agent")
+
+
+def mask_numbers_in_library_logs(settings: Settings) -> None:
+    """Under the masked policy, the standard library's log handlers (livekit-agents' own
+    lines, which name rooms) mask numbers too. Call once the SDK has set up its logging."""
+    if settings.phone_numbers is not PhoneNumbers.MASKED:
+        return
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskNumbers) for f in handler.filters):
+            handler.addFilter(MaskNumbers())

@@ -1,6 +1,13 @@
-"""Phone numbers in logs follow the configured privacy setting."""
+"""Phone numbers in logs follow the configured privacy setting, anywhere in a line."""
 
 from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import phonenumbers
 
 from .call import Call
 from .settings import PhoneNumbers
@@ -33,3 +40,56 @@ def redact_text(text: str, numbers: dict[str, str]) -> str:
         if number in text:
             text = text.replace(number, masked)
     return text
+
+
+_MAYBE_INTERNATIONAL = re.compile(r"\+\s*\(?\d")
+
+
+def mask_numbers_in(text: str) -> str:
+    """Every number in international form (`+1 510 555 0123`, `sip_+15105550123`, a room
+    `call-_+15105550123_x`) masked as `mask_number` masks it. Found by phonenumbers (Google's
+    libphonenumber) in any format; ids such as `AC0123…` or times are left alone."""
+    if _MAYBE_INTERNATIONAL.search(text) is None:  # the common case, without the matcher
+        return text
+    parts: list[str] = []
+    last = 0
+    for match in phonenumbers.PhoneNumberMatcher(
+        text, None, leniency=phonenumbers.Leniency.POSSIBLE
+    ):
+        parts += [text[last : match.start], str(mask_number(match.raw_string))]
+        last = match.end
+    return "".join(parts) + text[last:] if parts else text
+
+
+def masked_values(value: Any) -> Any:
+    """`value` with the numbers in its strings masked, through dicts, lists and tuples."""
+    if isinstance(value, str):
+        return mask_numbers_in(value)
+    if isinstance(value, Mapping):
+        return {k: masked_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(masked_values(v) for v in value)
+    return value
+
+
+def mask_event_dict(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> Mapping[str, Any]:
+    """A structlog processor: numbers masked in every value of the line."""
+    return {key: masked_values(value) for key, value in event_dict.items()}
+
+
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+
+
+class MaskNumbers(logging.Filter):
+    """For the standard library's records (livekit-agents' own lines name rooms, and rooms
+    carry the caller's number): the message and every extra field, masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_numbers_in(record.getMessage())
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_FIELDS:
+                setattr(record, key, masked_values(value))
+        return True

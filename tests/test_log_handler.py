@@ -2,6 +2,7 @@
 
 import io
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from agent.errors import ConfigError
 from agent.handlers import LogHandler
 from agent.handlers.registry import resolve
 from agent.logs import make_logger
+from agent.privacy import MaskNumbers, mask_numbers_in
 from agent.settings import load_settings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -25,13 +27,11 @@ TWILIO = {
 }
 
 
-async def log_lines(phone_numbers: str = "masked") -> list[dict]:
+async def log_lines(phone_numbers: str = "masked", room: str = "call-r") -> list[dict]:
     settings = load_settings(log_format="json", phone_numbers=phone_numbers)
     stream = io.StringIO()
     handler = LogHandler(settings, make_logger(settings, stream))
-    state, events = tracker.start(
-        TWILIO, room="call-r", identity="sip_1", participant_sid="PA", now=T0
-    )
+    state, events = tracker.start(TWILIO, room=room, identity="sip_1", participant_sid="PA", now=T0)
     state, more = tracker.update(
         state, TWILIO | {"sip.callStatus": "active"}, now=T0 + timedelta(seconds=3)
     )
@@ -68,6 +68,39 @@ async def test_numbers_masked_by_default() -> None:
 async def test_numbers_whole_when_configured() -> None:
     line = (await log_lines("full"))[0]
     assert line["from"] == "+15551230001"
+
+
+async def test_numbers_masked_anywhere_in_a_line() -> None:
+    """The deploy file's dispatch rule names rooms after the caller (`call-_+1555…_x`, seen
+    on the real server): the number is masked there too, and in any format."""
+    lines = await log_lines(room="call-_+15551230001_kX3")
+    assert {line["room"] for line in lines} == {"call-_********0001_kX3"}
+    assert all("+15551230001" not in json.dumps(line) for line in lines)
+    assert mask_numbers_in("to +44 20 7946 0958, from sip_+15551230001") == (
+        "to ************0958, from sip_********0001"
+    )
+    # Ids and times are not numbers.
+    assert mask_numbers_in("CA0123456789abcdef at 2026-11-30T18:49:38Z") == (
+        "CA0123456789abcdef at 2026-11-30T18:49:38Z"
+    )
+    whole = await log_lines("full", room="call-_+15551230001_kX3")
+    assert {line["room"] for line in whole} == {"call-_+15551230001_kX3"}
+
+
+def test_library_log_lines_are_masked_too() -> None:
+    """livekit-agents' own lines (`received job request` names the room) go through the
+    standard library's handlers: the filter masks their message and extra fields."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s %(room)s"))
+    handler.addFilter(MaskNumbers())
+    log = logging.getLogger("test.library.masking")
+    log.addHandler(handler)
+    try:
+        log.warning("job for %s", "sip_+15551230001", extra={"room": "call-_+15551230001_x"})
+    finally:
+        log.removeHandler(handler)
+    assert stream.getvalue() == "job for sip_********0001 call-_********0001_x\n"
 
 
 def test_unknown_handler_name_fails_with_choices() -> None:

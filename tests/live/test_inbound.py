@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
-from .provision import NUMBER, Provisioned
+from agent.privacy import mask_number
+
+from .provision import NUMBER, Line, Provisioned
 from .room import join
 from .sipp import CALLER, Phone, caller_keys
 from .stack import Stack
@@ -88,3 +91,28 @@ async def test_caller_cancels_while_ringing(
     seen = types(live_worker, call_id)
     assert seen[0] == "call.started" and seen[-1] == "call.ended", seen
     assert seen.count("call.ended") == 1 and "call.answered" not in seen, seen
+
+
+async def test_no_number_reaches_the_log_when_masked(
+    live_stack: Stack, own_line: Callable[..., tuple[Line, Worker]], phone: Phone
+) -> None:
+    """Numbers masked (the default): not in any line the worker prints, ours or
+    livekit-agents' own, though the dispatch rule names the room after the caller."""
+    line, worker = own_line(handlers="log", phone_numbers="masked")
+    keys = caller_keys(line.number)
+    async with phone.call("caller_cancels", **keys) as sipp:
+        started = await sipp.meanwhile(
+            worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
+        )
+        sipp.go()
+        result = await sipp.wait()
+        assert result.returncode == 0, result.describe()
+        await worker.wait_for_event("call.ended", call_id=started["call_id"])
+        # The log shows the room masked; the server knows it by its real name.
+        masked = str(mask_number(CALLER))
+        assert started["room"].startswith(f"call-_{masked}_"), started["room"]
+        await live_stack.events.agent_left(started["room"].replace(masked, CALLER))
+    printed = worker.log.read_text()
+    assert "received job request" in printed  # livekit-agents' line naming the room
+    for number in (CALLER, line.number):
+        assert number not in printed and number.lstrip("+") not in printed
