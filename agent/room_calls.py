@@ -27,9 +27,9 @@ from .settings import Settings
 
 SIP_KIND = "PARTICIPANT_KIND_SIP"
 EventBuilder = Callable[[Call, int, datetime], CallEvent]
-"""Builds an event from the call, its next seq and the time: see `RoomCalls.publish`."""
+"""Builds an event from the call, its next seq and the time: see `RoomCalls.note`."""
 RoomGone = Callable[[], Awaitable[bool]]
-"""Asks LiveKit whether the room is gone (deleted): see `RoomCalls.aclose`."""
+"""Asks LiveKit whether the room is gone (deleted): see `RoomCalls.end_remaining`."""
 ROOM_CHECK_TIMEOUT_S = 3.0
 ROOM_CHECKS = 3
 ROOM_CHECK_INTERVAL_S = 0.2
