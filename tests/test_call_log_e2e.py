@@ -11,7 +11,6 @@ import pytest
 from agent.store import CallStore
 from agent.store.engine import dispose_all
 from agent.testing.livekit_room import FakeLiveKit
-from agent.testing.recorder import Recorder
 from agent.webhooks import stop_senders
 from tests.test_scenarios_sdk import API_SECRET, Call
 from tests.test_webhooks import Receiver, receiver, settings_for, until
@@ -32,7 +31,7 @@ async def test_twilio_call_is_logged_stored_and_delivered(
     settings = settings_for(tmp_path, receiver.url, handlers=("log", "store", "webhook"))
     wanted = {"db_url", "webhook_urls", "webhook_secret", "handlers"}
     with FakeLiveKit(api_secret=API_SECRET) as livekit:
-        call = Call(livekit, Recorder(), "call-room", **{k: getattr(settings, k) for k in wanted})
+        call = Call(livekit, "call-room", **{k: getattr(settings, k) for k in wanted})
         await call.start()
         assert await call.twilio_call_caller_hangs_up() == "all calls ended"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +10,10 @@ from typing import Any
 import pytest
 from livekit import rtc
 
-from agent.assembly import worker_config
 from agent.control import CallControl, control
-from agent.entrypoint import entrypoint
 from agent.events import CallEvent
 from agent.settings import load_settings
-from agent.testing.job import JobRun, run_job
+from agent.testing.harness import OneJob
 from agent.testing.livekit_room import FakeLiveKit
 from agent.testing.twirp import (
     Delay,
@@ -61,35 +58,13 @@ async def twirp(
         yield server
 
 
-class Worker:
-    """One job with a recording handler first, then the handlers under test."""
-
-    def __init__(self, job: JobRun, log: list[CallEvent]) -> None:
-        self.job = job
-        self.log = log
-
-    def types(self, call_id: str | None = None) -> list[str]:
-        return [e.type for e in self.log if call_id is None or e.call_id == call_id]
-
-    def of(self, type_: str) -> list[Any]:
-        return [e for e in self.log if e.type == type_]
-
-    async def until(self, type_: str, count: int = 1, timeout: float = 5) -> list[Any]:
-        async with asyncio.timeout(timeout):
-            while len(self.of(type_)) < count:
-                await asyncio.sleep(0.01)
-        return self.of(type_)
-
-
 async def start(
     livekit: FakeLiveKit, *handlers: Any, rules: Path | None = None, **settings: Any
-) -> Worker:
-    log: list[CallEvent] = []
-
-    async def record(event: CallEvent) -> None:
-        log.append(event)
-
-    config = worker_config(
+) -> OneJob:
+    """One job on ROOM with the handlers under test (and the router when rules are given)."""
+    worker = OneJob(
+        livekit,
+        ROOM,
         load_settings(
             handlers=("router",) if rules else (),
             rules=rules,
@@ -97,10 +72,10 @@ async def start(
             hangup_grace_s=0.2,
             **settings,
         ),
-        handlers=[record, *handlers],
+        handlers,
     )
-    job = await run_job(livekit, functools.partial(entrypoint, config=config), room=ROOM)
-    return Worker(job, log)
+    await worker.start()
+    return worker
 
 
 def on(type_: str, act: Callable[[CallControl], Coroutine[Any, Any, object]]) -> Any:

@@ -32,8 +32,8 @@ async def test_agent_dispatched_transfer_declined_then_hung_up(
         "call.transfer_failed",
         "call.ended",
     ]
-    assert [e.seq for e in worker.log] == [1, 2, 3, 4, 5]
-    failed, ended = worker.log[3], worker.log[4]
+    assert [e.seq for e in worker.recorder.events] == [1, 2, 3, 4, 5]
+    failed, ended = worker.recorder.events[3], worker.recorder.events[4]
     assert (failed.sip_status_code, failed.reason) == (603, "Decline")
     assert (ended.outcome, ended.ended_by, ended.disconnect_reason) == (
         "completed",

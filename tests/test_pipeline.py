@@ -11,6 +11,7 @@ from agent.handlers import FunctionHandler
 from agent.logs import make_logger
 from agent.pipeline import Pipeline
 from agent.settings import load_settings
+from agent.testing.recorder import Recorder
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -23,22 +24,6 @@ def call_events(call_id: str, n_dtmf: int = 3) -> list[CallEvent]:
         events += new
     state, new = tracker.end(state, reason="CLIENT_INITIATED", now=T0)
     return events + new
-
-
-class Recorder:
-    def __init__(self, name: str = "recorder", delay: float = 0.0) -> None:
-        self.name = name
-        self.delay = delay
-        self.seen: list[tuple[str, int]] = []
-        self.closed = False
-
-    async def handle(self, event: CallEvent) -> None:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        self.seen.append((event.call_id, event.seq))
-
-    async def aclose(self) -> None:
-        self.closed = True
 
 
 def logger_and_lines():

@@ -7,19 +7,16 @@ call events every handler received, and how the job ended.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from agent.assembly import worker_config
-from agent.entrypoint import entrypoint
 from agent.events import CallStatusChanged, CallUpdated
 from agent.settings import load_settings
-from agent.testing.job import JobRun, run_job
-from agent.testing.livekit_room import FakeLiveKit, FakeRoom
+from agent.testing.harness import OneJob
+from agent.testing.livekit_room import FakeLiveKit
 from agent.testing.recorder import Recorder
 
 API_SECRET = "test-secret-0123456789abcdef0123456789"
@@ -51,38 +48,14 @@ def livekit() -> Iterator[FakeLiveKit]:
         yield fake
 
 
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-class Call:
+class Call(OneJob):
     """One job on one room, with the worker's real entrypoint and a recording handler."""
 
-    def __init__(self, livekit: FakeLiveKit, recorder: Recorder, room: str, **overrides: Any):
-        self.livekit = livekit
-        self.recorder = recorder
-        self.room: FakeRoom = livekit.room(room)
-        self.settings = load_settings(
+    def __init__(self, livekit: FakeLiveKit, room: str, **overrides: Any) -> None:
+        settings = load_settings(
             log_format="json", hangup_grace_s=0.2, reconnect_grace_s=2.0, **overrides
         )
-        self.job: JobRun | None = None
-
-    async def start(self) -> JobRun:
-        config = worker_config(self.settings, handlers=[self.recorder])
-        self.job = await run_job(
-            self.livekit, functools.partial(entrypoint, config=config), room=self.room.name
-        )
-        # The job connects in its own task: wait for it, as a server would before routing.
-        for _ in range(500):
-            if self.room.rooms():
-                break
-            await asyncio.sleep(0.01)
-        await self.room.settle()
-        return self.job
-
-    async def settle(self) -> None:
-        await self.room.settle()
+        super().__init__(livekit, room, settings)
 
     async def twilio_call_caller_hangs_up(self, identity: str = "sip_+15551230001") -> str:
         """The everyday call: ringing, answered, the caller's BYE. Returns how the job ended."""
@@ -94,24 +67,19 @@ class Call:
         self.room.leave(identity, "CLIENT_INITIATED")
         return await self.ended()
 
-    async def delivered(self, count: int, timeout: float = 5) -> None:
-        """Handlers run in their own tasks: wait until they were given `count` events."""
-        async with asyncio.timeout(timeout):
-            while len(self.recorder.events) < count:
-                await asyncio.sleep(0.005)
 
-    async def ended(self, timeout: float = 10) -> str:
-        assert self.job is not None
-        return await self.job.wait(timeout)
+@pytest.fixture
+async def call(livekit: FakeLiveKit) -> AsyncIterator[Call]:
+    scenario = Call(livekit, "call-room")
+    yield scenario
+    if scenario.started and not scenario.job.done:
+        scenario.job.shutdown("test over")
+        await scenario.job.wait()
 
 
 @pytest.fixture
-async def call(livekit: FakeLiveKit, recorder: Recorder) -> AsyncIterator[Call]:
-    scenario = Call(livekit, recorder, "call-room")
-    yield scenario
-    if scenario.job is not None and not scenario.job.done:
-        scenario.job.shutdown("test over")
-        await scenario.job.wait()
+def recorder(call: Call) -> Recorder:
+    return call.recorder
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -271,7 +239,7 @@ async def test_two_calls_in_one_room_job_ends_after_both(call: Call, recorder: R
     call.room.set_attributes("sip_a", {"sip.callStatus": "hangup"})
     call.room.leave("sip_a", "CLIENT_INITIATED")
     await call.settle()
-    assert call.job is not None and not call.job.done
+    assert not call.job.done
     call.room.set_attributes("sip_b", {"sip.callStatus": "active"})
     await call.settle()
     call.room.leave("sip_b", "PARTICIPANT_REMOVED")
@@ -485,8 +453,9 @@ async def test_non_sip_participants_are_not_calls(call: Call, recorder: Recorder
     assert {e.call.identity for e in recorder.events} == {"caller-42"}
 
 
-async def test_job_without_any_call_ends_itself(livekit: FakeLiveKit, recorder: Recorder) -> None:
-    scenario = Call(livekit, recorder, "empty-room", no_call_timeout_s=0.2)
+async def test_job_without_any_call_ends_itself(livekit: FakeLiveKit) -> None:
+    scenario = Call(livekit, "empty-room")
+    scenario.settings = scenario.settings.model_copy(update={"no_call_timeout_s": 0.2})
     await scenario.start()
     assert await scenario.ended() == "all calls ended"
-    assert recorder.events == []
+    assert scenario.recorder.events == []

@@ -2,25 +2,72 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
 from ..events import CallEnded, CallEvent
 
 
 class Recorder:
-    """Every event it is given, in delivery order."""
+    """Every event it is given, in delivery order; `until` waits for events to arrive."""
 
-    def __init__(self, name: str = "recorder") -> None:
+    def __init__(self, name: str = "recorder", *, delay: float = 0.0) -> None:
         self.name = name
+        self.delay = delay
+        """Seconds each event takes to handle: a slow handler, for delivery tests."""
         self.events: list[CallEvent] = []
+        self.closed = False
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
 
     async def handle(self, event: CallEvent) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.events.append(event)
+        for check, waiter in list(self._waiters):
+            if not waiter.done() and check():
+                waiter.set_result(None)
 
     async def aclose(self) -> None:
-        return None
+        self.closed = True
+
+    @property
+    def seen(self) -> list[tuple[str, int]]:
+        """(call id, seq) of each event, in delivery order."""
+        return [(e.call_id, e.seq) for e in self.events]
 
     def types(self, call_id: str | None = None) -> list[str]:
         """Event types, of one call or of all."""
         return [e.type for e in self.events if call_id is None or e.call_id == call_id]
 
+    def of(self, type_: str) -> list[Any]:
+        """The events of one type, in order."""
+        return [e for e in self.events if e.type == type_]
+
     def ended(self) -> list[CallEnded]:
         return [e for e in self.events if isinstance(e, CallEnded)]
+
+    async def until(self, type_: str, count: int = 1, timeout: float = 5) -> list[Any]:
+        """The events of `type_` once there are `count` of them (handlers run in tasks of
+        their own: an event reaches this recorder a moment after the room saw its cause)."""
+        await self.wait_for(lambda: len(self.of(type_)) >= count, timeout, f"{count} {type_}")
+        return self.of(type_)
+
+    async def delivered(self, count: int, timeout: float = 5) -> None:
+        """Return once `count` events in all were delivered."""
+        await self.wait_for(lambda: len(self.events) >= count, timeout, f"{count} events")
+
+    async def wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        if check():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        entry = (check, waiter)
+        self._waiters.append(entry)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            msg = f"{self.name}: no {what} within {timeout:g}s; got {self.types()}"
+            raise TimeoutError(msg) from None
+        finally:
+            self._waiters.remove(entry)

@@ -230,63 +230,41 @@ def callee_saw(callee: SippCall, text: str) -> bool:
 # --- the cases ---------------------------------------------------------------------------------
 
 
-async def test_busy_callee(
+@pytest.mark.parametrize(
+    ("case", "code", "phrase"), [(BUSY, 486, "486 Busy Here"), (DECLINES, 603, "603 Decline")]
+)
+async def test_callee_refuses(
     live_stack: Stack,
     live_trunks: Provisioned,
     dialler: tuple[Line, Worker],
     phone: Phone,
     lkapi: api.LiveKitAPI,
+    case: Case,
+    code: int,
+    phrase: str,
 ) -> None:
-    """486 Busy Here: busy, ended by the callee, USER_REJECTED, SIP status 486."""
+    """486 Busy Here or 603 Decline: LiveKit leaves USER_REJECTED either way, so the outcome
+    is busy (the README's table), ended by the callee, with the SIP status."""
     _, worker = dialler
-    async with dialled(BUSY, live_stack, dialler, phone, lkapi) as dial:
+    async with dialled(case, live_stack, dialler, phone, lkapi) as dial:
         ended = await worker.wait_for_event(
             "call.ended", call_id=dial.call_id, timeout=DIAL_END_TIMEOUT_S
         )
         result = await dial.callee.wait()
         assert result.returncode == 0, result.describe()
 
-    check_dialled(worker, dial, BUSY, live_trunks.outbound_trunk_id)
-    assert await livekit_reason(live_stack, dial, BUSY) == "USER_REJECTED"
+    check_dialled(worker, dial, case, live_trunks.outbound_trunk_id)
+    assert await livekit_reason(live_stack, dial, case) == "USER_REJECTED"
     assert end_of(ended) == ("busy", "callee", "USER_REJECTED"), ended
-    assert ended["sip_status_code"] == 486
-    assert ended["talk_s"] == 0
+    assert (ended["sip_status_code"], ended["talk_s"]) == (code, 0)
     failed = worker.events(call_id=dial.call_id, event="call.action_failed")
-    assert [(f["action"], f["sip_status_code"]) for f in failed] == [("dial", 486)], failed
-    assert "486 Busy Here" in failed[0]["error"]
-    seen = only_one_call(worker, dial, BUSY)
+    assert [(f["action"], f["sip_status_code"]) for f in failed] == [("dial", code)], failed
+    assert phrase in failed[0]["error"]
+    seen = only_one_call(worker, dial, case)
     assert "call.answered" not in seen, seen
     stored = worker.stored_call(dial.call_id)
     assert stored is not None
-    assert (stored["outcome"], stored["sip_status_code"]) == ("busy", 486)
-
-
-async def test_callee_declines(
-    live_stack: Stack,
-    live_trunks: Provisioned,
-    dialler: tuple[Line, Worker],
-    phone: Phone,
-    lkapi: api.LiveKitAPI,
-) -> None:
-    """603 Decline: LiveKit leaves USER_REJECTED as for busy, so the outcome is busy (the
-    README's table), by the callee, with SIP status 603."""
-    _, worker = dialler
-    async with dialled(DECLINES, live_stack, dialler, phone, lkapi) as dial:
-        ended = await worker.wait_for_event(
-            "call.ended", call_id=dial.call_id, timeout=DIAL_END_TIMEOUT_S
-        )
-        result = await dial.callee.wait()
-        assert result.returncode == 0, result.describe()
-
-    check_dialled(worker, dial, DECLINES, live_trunks.outbound_trunk_id)
-    assert await livekit_reason(live_stack, dial, DECLINES) == "USER_REJECTED"
-    assert end_of(ended) == ("busy", "callee", "USER_REJECTED"), ended
-    assert ended["sip_status_code"] == 603
-    failed = worker.events(call_id=dial.call_id, event="call.action_failed")
-    assert [(f["action"], f["sip_status_code"]) for f in failed] == [("dial", 603)], failed
-    assert "603 Decline" in failed[0]["error"]
-    seen = only_one_call(worker, dial, DECLINES)
-    assert "call.answered" not in seen, seen
+    assert (stored["outcome"], stored["sip_status_code"]) == ("busy", code)
 
 
 async def test_callee_rings_past_the_ringing_timeout(
