@@ -87,7 +87,11 @@ class MaskNumbers(logging.Filter):
     carry the caller's number): the message and every extra field, masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_numbers_in(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging reports it itself, as it would anyway
+            return True
+        record.msg = mask_numbers_in(message)
         record.args = None
         for key, value in list(vars(record).items()):
             if key not in _RECORD_FIELDS:

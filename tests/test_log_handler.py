@@ -101,6 +101,9 @@ def test_library_log_lines_are_masked_too() -> None:
     finally:
         log.removeHandler(handler)
     assert stream.getvalue() == "job for sip_********0001 call-_********0001_x\n"
+    # A malformed call is the library's problem to report, never an exception from the filter.
+    broken = logging.LogRecord("x", logging.INFO, __file__, 1, "%d items", ("many",), None)
+    assert MaskNumbers().filter(broken) is True
 
 
 def test_unknown_handler_name_fails_with_choices() -> None:
