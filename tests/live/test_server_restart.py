@@ -63,10 +63,10 @@ async def delete_rooms(stack: Stack) -> None:
 
 
 @contextmanager
-def own_stack(workdir: Path, attempts: int = 3) -> Iterator[Stack]:
-    """`start_stack`, tried again when a server cannot start: the free ports it picks can be
-    taken meanwhile by another live session on this machine ("bind: address already in
-    use", seen once in 30 starts)."""
+def own_stack(workdir: Path, attempts: int = 2) -> Iterator[Stack]:
+    """`start_stack`, tried once more when a server cannot start, saying so: the free ports it
+    picks can be taken meanwhile by another live session on this machine (the server's own
+    log says "bind: address already in use"; seen once in 30 starts)."""
     for attempt in range(1, attempts + 1):
         folder = workdir / f"stack-{attempt}" if attempt > 1 else workdir / "stack"
         folder.mkdir()
