@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 from .webhooks import ServerEvents, receive_webhooks
 
@@ -108,23 +109,10 @@ class Server:
         with self.log.open("ab") as out:
             out.write(f"--- {self.name} started again ---\n".encode())
             out.flush()
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.log.parent,
-            )
+            self.proc = _popen(self.argv, out, self.log.parent)
 
     def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
     def wait_until(self, ready: Callable[[], bool], what: str, timeout: float) -> None:
         """Poll `ready` until it is true; fail with the log's tail if the server exits or
@@ -140,12 +128,35 @@ class Server:
             time.sleep(0.05)
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _popen(argv: list[str], out: IO[bytes], cwd: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd
+    )
+
+
 def spawn(name: str, argv: list[str], log: Path) -> Server:
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=log.parent
-        )
+        proc = _popen(argv, out, log.parent)
     return Server(name, proc, log, argv)
+
+
+def spawn_configured(name: str, config: dict[str, Any], workdir: Path) -> Server:
+    """`name --config <workdir>/<name>.yaml`, its log beside the config."""
+    path = workdir / f"{name}.yaml"
+    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+    return spawn(name, [name, "--config", str(path)], path.with_suffix(".log"))
 
 
 @dataclass(frozen=True)
@@ -256,11 +267,7 @@ def start_livekit(
         "webhook": {"api_key": key, "urls": [webhook_url]},
         "logging": {"level": "info"},
     }
-    path = workdir / "livekit-server.yaml"
-    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
-    server = spawn(
-        "livekit-server", ["livekit-server", "--config", str(path)], path.with_suffix(".log")
-    )
+    server = spawn_configured("livekit-server", config, workdir)
     url = f"http://{HOST}:{port}/"
     server.wait_until(lambda: http_answers(url), f"{url} answers", START_TIMEOUT_S)
     return server
@@ -288,9 +295,7 @@ def start_sip(
         "prometheus_port": 0,
         "logging": {"level": "debug"},
     }
-    path = workdir / "livekit-sip.yaml"
-    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
-    server = spawn("livekit-sip", ["livekit-sip", "--config", str(path)], path.with_suffix(".log"))
+    server = spawn_configured("livekit-sip", config, workdir)
     server.wait_until(
         lambda: sip_options_answered(sip_port), "SIP OPTIONS answered", START_TIMEOUT_S
     )

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
+from .calls import until_the_phone_is_done, wait_started
 from .provision import ROOT, Line
 from .records import Record, where
 from .room import join
 from .siplog import received, response_to, sip_messages
-from .sipp import Phone, SippCall, SippResult, caller_keys
+from .sipp import Phone, caller_keys
 from .stack import Stack
 from .worker import Worker
 
@@ -87,28 +88,6 @@ def the_end(ended: Record) -> tuple[Any, Any, Any]:
     return ended["outcome"], ended["ended_by"], ended["disconnect_reason"]
 
 
-async def wait_started(sipp: SippCall, worker: Worker, keys: dict[str, str]) -> Record:
-    return await sipp.meanwhile(
-        worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
-    )
-
-
-async def answered_until_the_phone_is_done(
-    live_stack: Stack, phone: Phone, worker: Worker, scenario: str, keys: dict[str, str]
-) -> tuple[Record, SippResult, Record]:
-    """Place the call, answer it (a guest publishes a tone), and let the phone's scenario run
-    to its end: (call.started, what sipp saw, call.ended), once the job has left."""
-    async with phone.call(scenario, **keys) as sipp:
-        started = await wait_started(sipp, worker, keys)
-        async with join(live_stack, started["room"]) as guest:
-            await guest.publish_tone()
-            result = await sipp.wait()
-            assert result.returncode == 0, result.describe()
-            ended = await worker.wait_for_event("call.ended", call_id=started["call_id"])
-        await live_stack.events.agent_left(started["room"])
-    return started, result, ended
-
-
 def assert_one_end(worker: Worker, call_id: str) -> list[str]:
     seen = event_types(worker, call_id)
     assert seen[0] == "call.started" and seen.count("call.ended") == 1, seen
@@ -124,8 +103,8 @@ async def test_agent_hangs_up(live_stack: Stack, control_line: LineWorker, phone
     and the call ends completed by the agent (PARTICIPANT_REMOVED)."""
     line, worker = control_line
     keys = control_keys(line, "hangup")
-    started, result, ended = await answered_until_the_phone_is_done(
-        live_stack, phone, worker, "caller_waits_for_bye", keys
+    started, result, ended = await until_the_phone_is_done(
+        live_stack, phone, worker, "caller_waits_for_bye", keys, answer=True
     )
     call_id = started["call_id"]
 
@@ -147,8 +126,8 @@ async def test_agent_hangs_up_with_bye_headers(
     as when the caller hangs up; but the agent ended this call."""
     line, worker = control_line
     keys = control_keys(line, "hangup-with-headers")
-    started, result, ended = await answered_until_the_phone_is_done(
-        live_stack, phone, worker, "caller_waits_for_bye", keys
+    started, result, ended = await until_the_phone_is_done(
+        live_stack, phone, worker, "caller_waits_for_bye", keys, answer=True
     )
     call_id = started["call_id"]
 
@@ -169,8 +148,8 @@ async def test_transfer_accepted(live_stack: Stack, control_line: LineWorker, ph
     itself; call.transfer_succeeded, then one call.ended by the agent with the target."""
     line, worker = control_line
     keys = control_keys(line, "transfer", sipfrag="200 OK")
-    started, result, ended = await answered_until_the_phone_is_done(
-        live_stack, phone, worker, "caller_answers_refer", keys
+    started, result, ended = await until_the_phone_is_done(
+        live_stack, phone, worker, "caller_answers_refer", keys, answer=True
     )
     call_id = started["call_id"]
 
@@ -234,13 +213,10 @@ async def test_routing_example_hangs_up_a_blocked_caller(
     while it rings: the phone gets 486, the call ends canceled by the agent."""
     line, worker = routing_line
     keys = control_keys(line, caller=BLOCKED_CALLER)
-    async with phone.call("caller_waits", **keys) as sipp:  # waits for the 486
-        started = await wait_started(sipp, worker, keys)
-        call_id = started["call_id"]
-        result = await sipp.wait()
-        assert result.returncode == 0, result.describe()
-        ended = await worker.wait_for_event("call.ended", call_id=call_id)
-        await live_stack.events.agent_left(started["room"])
+    started, result, ended = await until_the_phone_is_done(  # caller_waits: for the 486
+        live_stack, phone, worker, "caller_waits", keys, answer=False
+    )
+    call_id = started["call_id"]
 
     messages = sip_messages(result)
     final = response_to(messages, "INVITE", by_phone=False)
@@ -263,8 +239,8 @@ async def test_routing_example_gold_caller_refuses_transfer(
     (NOTIFY 603), and the call.transfer_failed rule hangs up: completed by the agent."""
     line, worker = routing_line
     keys = control_keys(line, tier="gold", sipfrag="603 Declined")
-    started, result, ended = await answered_until_the_phone_is_done(
-        live_stack, phone, worker, "caller_answers_refer", keys
+    started, result, ended = await until_the_phone_is_done(
+        live_stack, phone, worker, "caller_answers_refer", keys, answer=True
     )
     call_id = started["call_id"]
 

@@ -9,6 +9,7 @@ import pytest
 
 from agent.privacy import mask_number
 
+from .calls import wait_started
 from .provision import NUMBER, Line, Provisioned
 from .room import join
 from .sipp import CALLER, Phone, caller_keys
@@ -28,9 +29,7 @@ async def test_answered_call_hung_up_by_the_caller(
     """Answered when a track is published, then BYE: one call.ended, completed by the caller."""
     keys = caller_keys(NUMBER, tier="gold")
     async with phone.call("caller_hangs_up", **keys) as sipp:
-        started = await sipp.meanwhile(
-            live_worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
-        )
+        started = await wait_started(sipp, live_worker, keys)
         call_id = started["call_id"]
         async with join(live_stack, started["room"]) as guest:
             await guest.publish_tone()
@@ -72,9 +71,7 @@ async def test_caller_cancels_while_ringing(
     """CANCEL while ringing: one call.ended, canceled by the caller, never answered."""
     keys = caller_keys(NUMBER, tier="gold")
     async with phone.call("caller_cancels", **keys) as sipp:
-        started = await sipp.meanwhile(
-            live_worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
-        )
+        started = await wait_started(sipp, live_worker, keys)
         call_id = started["call_id"]
         sipp.go()
         result = await sipp.wait()
@@ -101,9 +98,7 @@ async def test_no_number_reaches_the_log_when_masked(
     line, worker = own_line(handlers="log", phone_numbers="masked")
     keys = caller_keys(line.number)
     async with phone.call("caller_cancels", **keys) as sipp:
-        started = await sipp.meanwhile(
-            worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
-        )
+        started = await wait_started(sipp, worker, keys)
         sipp.go()
         result = await sipp.wait()
         assert result.returncode == 0, result.describe()

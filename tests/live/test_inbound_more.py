@@ -23,6 +23,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from agent.store import CallStore
 
+from .calls import until_the_phone_is_done, wait_started
 from .provision import NUMBER, QUICK_GIVE_UP_NUMBER, QUICK_RINGING_S, Line, Provisioned
 from .records import Record, Records, where
 from .room import Guest, join
@@ -89,15 +90,10 @@ async def test_never_answered(
     """Nobody publishes audio on a trunk that rings for 3 s: LiveKit answers the phone 486
     and the participant leaves CLIENT_INITIATED with no `hangup` written: no-answer, system."""
     keys = caller_keys(QUICK_GIVE_UP_NUMBER)
-    async with phone.call("caller_waits", **keys) as sipp:  # it fails unless it gets a 486
-        started = await sipp.meanwhile(
-            live_worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
-        )
-        call_id = started["call_id"]
-        result = await sipp.wait()
-        assert result.returncode == 0, result.describe()
-        ended = await live_worker.wait_for_event("call.ended", call_id=call_id)
-        await live_stack.events.agent_left(started["room"])
+    started, result, ended = await until_the_phone_is_done(  # caller_waits: for the 486
+        live_stack, phone, live_worker, "caller_waits", keys, answer=False
+    )
+    call_id = started["call_id"]
 
     messages = sip_messages(result)
     invite = messages[0]
@@ -121,9 +117,7 @@ async def test_media_timeout(live_stack: Stack, live_worker: Worker, phone: Phon
     then CLIENT_INITIATED), so the worker reports completed / caller."""
     keys = caller_keys(NUMBER)
     async with phone.call("caller_goes_quiet", **keys) as sipp:  # it waits for the BYE
-        started = await sipp.meanwhile(
-            live_worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
-        )
+        started = await wait_started(sipp, live_worker, keys)
         call_id = started["call_id"]
         async with join(live_stack, started["room"]) as guest:
             view = watch_sip_participant(guest)
@@ -155,9 +149,7 @@ async def test_dtmf_from_the_phone(live_stack: Stack, live_worker: Worker, phone
     one call.dtmf, digit "1", code 1; then the caller hangs up."""
     keys = caller_keys(NUMBER)
     async with phone.call("caller_sends_dtmf", **keys) as sipp:
-        started = await sipp.meanwhile(
-            live_worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
-        )
+        started = await wait_started(sipp, live_worker, keys)
         call_id = started["call_id"]
         async with join(live_stack, started["room"]) as guest:
             view = watch_sip_participant(guest)
@@ -277,9 +269,7 @@ async def test_signed_webhooks_of_a_real_call(
     line, worker, hooks = webhook_line
     keys = caller_keys(line.number)
     async with phone.call("caller_hangs_up", **keys) as sipp:
-        started = await sipp.meanwhile(
-            worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
-        )
+        started = await wait_started(sipp, worker, keys)
         call_id = started["call_id"]
         async with join(live_stack, started["room"]) as guest:
             await guest.publish_tone()

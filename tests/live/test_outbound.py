@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from livekit import api
 
+from .calls import wait_started
 from .provision import CALLER_ID, Line, Provisioned
 from .records import Record
 from .room import join
@@ -135,9 +136,7 @@ async def dialled(
     async with AsyncExitStack() as phones:
         callee = await phones.enter_async_context(phone.answer(case.callee))
         caller = await phones.enter_async_context(phone.call("caller_hangs_up", **keys))
-        inbound = await caller.meanwhile(
-            worker.wait_for_event("call.started", twilio_call_sid=keys["call_sid"])
-        )
+        inbound = await wait_started(caller, worker, keys)
         room = inbound["room"]
         phones.push_async_callback(delete_room_if_failed, lkapi, room)
         guest = await phones.enter_async_context(join(stack, room))
@@ -227,6 +226,30 @@ def callee_saw(callee: SippCall, text: str) -> bool:
     return any(text in p.read_text(errors="replace") for p in callee.workdir.glob("*_messages.log"))
 
 
+async def dial_to_its_end(
+    case: Case,
+    stack: Stack,
+    dialler: tuple[Line, Worker],
+    phone: Phone,
+    lkapi: api.LiveKitAPI,
+    trunk: str,
+    *,
+    callee_exits: bool = True,
+) -> tuple[Dial, Record]:
+    """The dial of `case` until its call.ended (and the callee's scenario's end, when it has
+    one), checked as every dialled call is: (the dial, its call.ended)."""
+    _, worker = dialler
+    async with dialled(case, stack, dialler, phone, lkapi) as dial:
+        ended = await worker.wait_for_event(
+            "call.ended", call_id=dial.call_id, timeout=DIAL_END_TIMEOUT_S
+        )
+        if callee_exits:
+            result = await dial.callee.wait()
+            assert result.returncode == 0, result.describe()
+    check_dialled(worker, dial, case, trunk)
+    return dial, ended
+
+
 # --- the cases ---------------------------------------------------------------------------------
 
 
@@ -246,14 +269,9 @@ async def test_callee_refuses(
     """486 Busy Here or 603 Decline: LiveKit leaves USER_REJECTED either way, so the outcome
     is busy (the README's table), ended by the callee, with the SIP status."""
     _, worker = dialler
-    async with dialled(case, live_stack, dialler, phone, lkapi) as dial:
-        ended = await worker.wait_for_event(
-            "call.ended", call_id=dial.call_id, timeout=DIAL_END_TIMEOUT_S
-        )
-        result = await dial.callee.wait()
-        assert result.returncode == 0, result.describe()
-
-    check_dialled(worker, dial, case, live_trunks.outbound_trunk_id)
+    dial, ended = await dial_to_its_end(
+        case, live_stack, dialler, phone, lkapi, live_trunks.outbound_trunk_id
+    )
     assert await livekit_reason(live_stack, dial, case) == "USER_REJECTED"
     assert end_of(ended) == ("busy", "callee", "USER_REJECTED"), ended
     assert (ended["sip_status_code"], ended["talk_s"]) == (code, 0)
@@ -278,14 +296,9 @@ async def test_callee_rings_past_the_ringing_timeout(
     by the callee, USER_UNAVAILABLE. No SIP final response decided it (the callee's 487
     only answers LiveKit's CANCEL), so there is no SIP status."""
     _, worker = dialler
-    async with dialled(RINGS, live_stack, dialler, phone, lkapi) as dial:
-        ended = await worker.wait_for_event(
-            "call.ended", call_id=dial.call_id, timeout=DIAL_END_TIMEOUT_S
-        )
-        result = await dial.callee.wait()
-        assert result.returncode == 0, result.describe()
-
-    check_dialled(worker, dial, RINGS, live_trunks.outbound_trunk_id)
+    dial, ended = await dial_to_its_end(
+        RINGS, live_stack, dialler, phone, lkapi, live_trunks.outbound_trunk_id
+    )
     assert callee_saw(dial.callee, "CANCEL sip:")
     reason = await livekit_reason(live_stack, dial, RINGS)
     assert reason == "USER_UNAVAILABLE"
@@ -372,12 +385,9 @@ async def test_callee_never_responds(
     when its INVITE transaction times out (32 s), sends nothing more, and the participant
     leaves USER_UNAVAILABLE: no-answer, by the callee, no SIP status."""
     _, worker = dialler
-    async with dialled(SILENT, live_stack, dialler, phone, lkapi) as dial:
-        ended = await worker.wait_for_event(
-            "call.ended", call_id=dial.call_id, timeout=DIAL_END_TIMEOUT_S
-        )
-
-    check_dialled(worker, dial, SILENT, live_trunks.outbound_trunk_id)
+    dial, ended = await dial_to_its_end(
+        SILENT, live_stack, dialler, phone, lkapi, live_trunks.outbound_trunk_id, callee_exits=False
+    )
     assert callee_saw(dial.callee, f"INVITE sip:{SILENT.to}@")
     reason = await livekit_reason(live_stack, dial, SILENT)
     assert reason == "USER_UNAVAILABLE"

@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import pytest
 from livekit import api
 
+from .calls import wait_started
 from .provision import NUMBER, inbound_trunk_request
 from .records import Record, where
 from .room import join
@@ -60,9 +61,7 @@ async def test_room_deleted_under_an_answered_call(
 ) -> None:
     keys = caller_keys(NUMBER)
     async with phone.call(SCENARIO, **keys) as sipp:
-        started = await sipp.meanwhile(
-            live_worker.wait_for_event("call.started", 60, twilio_call_sid=keys["call_sid"])
-        )
+        started = await wait_started(sipp, live_worker, keys, 60)
         call_id, room = started["call_id"], started["room"]
         async with join(live_stack, room) as guest:
             await guest.publish_tone()
@@ -124,11 +123,7 @@ async def test_room_deleted_under_two_answered_calls(
         for keys in all_keys:
             sipp = await calls.enter_async_context(phone.call(SCENARIO, **keys))
             sipps.append(sipp)
-            started.append(
-                await sipp.meanwhile(
-                    live_worker.wait_for_event("call.started", 60, twilio_call_sid=keys["call_sid"])
-                )
-            )
+            started.append(await wait_started(sipp, live_worker, keys, 60))
         assert [s["room"] for s in started] == [room, room], started
         call_ids = [s["call_id"] for s in started]
         assert call_ids[0] != call_ids[1]

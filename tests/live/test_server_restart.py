@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import pytest
 from livekit import api
 
+from .calls import wait_started
 from .provision import NUMBER, Provisioned, provision
 from .records import Record, where
 from .room import join
@@ -137,9 +138,7 @@ async def test_answered_call_survives_a_server_crash_and_restart(
     stack, worker = crashable.stack, crashable.worker
     keys = caller_keys(NUMBER, tier="gold")
     async with crashable.phone.call("caller_hangs_up", **keys) as sipp:
-        started = await sipp.meanwhile(
-            worker.wait_for_event("call.started", WAIT_S, twilio_call_sid=keys["call_sid"])
-        )
+        started = await wait_started(sipp, worker, keys, WAIT_S)
         call_id, room = started["call_id"], started["room"]
         job = await worker.wait_for(where(message="received job request", room=room), WAIT_S)
         async with join(stack, room) as guest:

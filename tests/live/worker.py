@@ -7,7 +7,6 @@ and the JSON ones as records: livekit-agents' have a `message`, our call events 
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from typing import Any
 from agent.store import CallStore
 
 from .records import Predicate, Record, Records, where
-from .stack import Stack, clean_env, free_port, tail
+from .stack import Stack, clean_env, free_port, stop_process, tail
 
 AGENT_NAME = "sip-agent"
 """The dispatch rule's `roomConfig.agents[].agentName` (deploy/livekit/dispatch-rule.json)."""
@@ -79,13 +78,7 @@ class Worker:
 
     def stop(self) -> int:
         """SIGTERM (the worker drains its calls), then SIGKILL if that takes too long."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, STOP_TIMEOUT_S)  # the worker drains its calls first
         self._reader.join(5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
