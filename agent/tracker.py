@@ -6,6 +6,7 @@ events can be replayed and checked exhaustively.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -178,29 +179,14 @@ def transferred(state: CallState, *, to: str, now: datetime) -> Step:
     """A transfer this worker asked for was accepted: LiveKit ends the leg itself next (BYE,
     `hangup`, CLIENT_INITIATED), and that end is the transfer's, not the remote party's."""
     state, seq = _next(state, state.call)
-    state = CallState(
-        call=state.call,
-        seq=seq,
-        answered_at=state.answered_at,
-        hangup_at=state.hangup_at,
-        ended=state.ended,
-        transferred_to=to,
-        agent_hangup=state.agent_hangup,
-    )
+    # Rare, off the hot path: `replace` names the one field that changes.
+    state = dataclasses.replace(state, transferred_to=to)
     return state, [CallTransferSucceeded(call=state.call, seq=seq, at=now, to=to)]
 
 
 def agent_hangup(state: CallState, *, asked: bool) -> CallState:
     """This worker asks the SIP service to hang up (`asked`), or that request failed."""
-    return CallState(
-        call=state.call,
-        seq=state.seq,
-        answered_at=state.answered_at,
-        hangup_at=state.hangup_at,
-        ended=state.ended,
-        transferred_to=state.transferred_to,
-        agent_hangup=asked,
-    )
+    return dataclasses.replace(state, agent_hangup=asked)
 
 
 def end(
