@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +13,11 @@ from typing import Any
 # sends, and one huge value must not be copied into every event and log line whole.
 MAX_ATTRIBUTE_CHARS = 4096
 TRUNCATED_SUFFIX = "…[truncated]"
+# And a call keeps this many attributes, of at most this many characters in all (names and
+# values): every event, log line and webhook body carries them, so 2,000 headers of 4,000
+# characters must not make each one 8 MB. LiveKit's own (`sip.*`, `lk.*`) are kept first.
+MAX_ATTRIBUTES = 256
+MAX_ATTRIBUTES_TOTAL_CHARS = 65536
 
 
 STATUS_KEY = "sip.callStatus"
@@ -92,6 +98,12 @@ class Call:
     """What is known about one call at one moment. Absent values are normal (hidden numbers)."""
 
     call_id: str
+    """LiveKit's id for the call (`sip.callID`, the identity when LiveKit wrote none): as
+    written, so it can repeat (one caller's calls without `sip.callID`, two participants
+    given one id). Tell calls apart by `key`."""
+    key: str
+    """This worker's own key for the call: unique, fixed at first sight. The call log, the
+    webhook ids and the per-call ordering of handlers go by it."""
     room: str
     identity: str
     participant_sid: str
@@ -113,6 +125,9 @@ class Call:
     custom: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Every attribute as received (after truncation), for handlers that need the rest."""
+    attributes_dropped: int = 0
+    """Attributes not kept because the participant had more than the bounds allow
+    (`MAX_ATTRIBUTES`, `MAX_ATTRIBUTES_TOTAL_CHARS`)."""
 
     @property
     def status_is_unknown(self) -> bool:
@@ -163,16 +178,36 @@ def _kind(key: str) -> int:
     return kind
 
 
-def clean_attributes(attributes: Mapping[Any, Any]) -> dict[str, str]:
-    """Keep string pairs only and cut huge values: attributes are untrusted input."""
+def clean_attributes(attributes: Mapping[Any, Any]) -> tuple[dict[str, str], int]:
+    """Keep string pairs only, cut huge values and bound the whole: attributes are untrusted
+    input. Returns the attributes kept and how many were left out."""
     cleaned: dict[str, str] = {}
+    total = 0
     for key, value in attributes.items():
         if not isinstance(key, str) or not isinstance(value, str):
             continue
         if len(value) > MAX_ATTRIBUTE_CHARS:
             value = value[:MAX_ATTRIBUTE_CHARS] + TRUNCATED_SUFFIX
         cleaned[key] = value
-    return cleaned
+        total += len(key) + len(value)
+    if len(cleaned) > MAX_ATTRIBUTES or total > MAX_ATTRIBUTES_TOTAL_CHARS:
+        kept = _bounded(cleaned)
+        return kept, len(cleaned) - len(kept)
+    return cleaned, 0
+
+
+def _bounded(cleaned: dict[str, str]) -> dict[str, str]:
+    """LiveKit's attributes first, then the others as they came, while the bounds allow."""
+    ours = (_SCALAR, _PROVIDER, _LIVEKIT)
+    order = [k for k in cleaned if _kind(k) in ours] + [k for k in cleaned if _kind(k) not in ours]
+    kept: dict[str, str] = {}
+    total = 0
+    for key in order:
+        size = len(key) + len(cleaned[key])
+        if len(kept) < MAX_ATTRIBUTES and total + size <= MAX_ATTRIBUTES_TOTAL_CHARS:
+            kept[key] = cleaned[key]
+            total += size
+    return kept
 
 
 _STATUSES = {status.value: status for status in CallStatus}
@@ -183,6 +218,11 @@ def parse_status(raw: str | None) -> CallStatus | None:
     return _STATUSES.get(raw) if raw is not None else None
 
 
+def new_call_key() -> str:
+    """`CALL_` and 16 hex digits: unique per call, without asking anyone."""
+    return f"CALL_{secrets.token_hex(8)}"
+
+
 def parse_call(
     attributes: Mapping[str, str],
     *,
@@ -191,51 +231,60 @@ def parse_call(
     participant_sid: str,
     first_seen: datetime,
     call_id: str | None = None,
+    key: str | None = None,
 ) -> Call:
-    """Build the snapshot. Never raises on what LiveKit (or anyone) wrote in the attributes."""
+    """Build the snapshot (of a new call unless `key` is given). Never raises on what
+    LiveKit (or anyone) wrote in the attributes."""
+    cleaned, dropped = clean_attributes(attributes)
     return _build(
-        clean_attributes(attributes),
+        cleaned,
+        dropped,
         room=room,
         identity=identity,
         participant_sid=participant_sid,
         first_seen=first_seen,
         call_id=call_id,
+        key=key or new_call_key(),
     )
 
 
-def with_attributes(call: Call, attributes: dict[str, str]) -> Call:
+def with_attributes(call: Call, attributes: dict[str, str], dropped: int) -> Call:
     """The same call (id, room, participant, first sight) as its cleaned attributes now say."""
     return _build(
         attributes,
+        dropped,
         room=call.room,
         identity=call.identity,
         participant_sid=call.participant_sid,
         first_seen=call.first_seen,
         call_id=call.call_id,
+        key=call.key,
     )
 
 
 def _build(
     attrs: dict[str, str],
+    dropped: int,
     *,
     room: str,
     identity: str,
     participant_sid: str,
     first_seen: datetime,
     call_id: str | None,
+    key: str,
 ) -> Call:
     # One pass sorts headers, carrier ids and custom attributes: this runs on every change.
     headers: dict[str, str] = {}
     custom: dict[str, str] = {}
     providers: dict[str, str] = {}
-    for key, value in attrs.items():
-        kind = _kind(key)
+    for name, value in attrs.items():
+        kind = _kind(name)
         if kind == _CUSTOM:
-            custom[key] = value
+            custom[name] = value
         elif kind == _HEADER:
-            headers[key[len(HEADER_PREFIX) :].lower()] = value
+            headers[name[len(HEADER_PREFIX) :].lower()] = value
         elif kind == _PROVIDER:
-            providers[_PROVIDER_KEYS[key]] = value
+            providers[_PROVIDER_KEYS[name]] = value
     get = attrs.get
     # LiveKit's own agents tell outbound by the missing dispatch rule: do the same.
     direction = Direction.INBOUND if get("sip.ruleID") else Direction.OUTBOUND
@@ -246,6 +295,7 @@ def _build(
         # The call id is fixed at first sight so a late or missing `sip.callID` cannot
         # split one call in two; the identity stands in when LiveKit wrote none.
         call_id=call_id or get("sip.callID") or identity,
+        key=key,
         room=room,
         identity=identity,
         participant_sid=participant_sid,
@@ -265,6 +315,7 @@ def _build(
         headers=Headers._lowered(headers),
         custom=custom,
         attributes=attrs,
+        attributes_dropped=dropped,
     )
 
 

@@ -27,6 +27,10 @@ class _Event:
     def call_id(self) -> str:
         return self.call.call_id
 
+    @property
+    def call_key(self) -> str:
+        return self.call.key
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CallStarted(_Event):

@@ -31,9 +31,12 @@ class Observer(Protocol):
 
 @dataclass(eq=False, slots=True)
 class _CallQueue:
-    call_id: str
+    call_key: str
     events: deque[CallEvent] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
+    event: CallEvent | None = None
+    """The event being delivered, and the index of the handler it goes to next."""
+    next_handler: int = 0
     running: Handler | None = None
     step: int = 0
     """Counts handler calls; the watchdog times a step from when it first sees it."""
@@ -68,9 +71,9 @@ class Pipeline:
                     "event after pipeline closed", call_id=event.call_id, type=event.type
                 )
                 continue
-            queue = self._queues.get(event.call_id)
+            queue = self._queues.get(event.call.key)
             if queue is None:
-                queue = self._queues[event.call_id] = _CallQueue(event.call_id)
+                queue = self._queues[event.call.key] = _CallQueue(event.call.key)
             queue.events.append(event)
             if len(queue.events) >= BACKLOG_WARNING and not queue.warned_backlog:
                 queue.warned_backlog = True
@@ -83,9 +86,10 @@ class Pipeline:
                     self._watchdog = asyncio.get_running_loop().create_task(self._watch())
 
     async def drain(self) -> None:
-        """Return once every event submitted so far reached every handler."""
-        while tasks := [q.task for q in self._queues.values() if q.task is not None]:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        """Return once every event submitted so far reached every handler (or was left
+        behind by one that ignored its cancel: its consumer is replaced, so look again)."""
+        while tasks := {q.task for q in self._queues.values() if q.task is not None}:
+            await asyncio.wait(tasks, timeout=self._timeout, return_when=asyncio.FIRST_COMPLETED)
 
     async def aclose(self) -> None:
         """Deliver what is queued, then close the handlers. Later events are refused."""
@@ -106,11 +110,16 @@ class Pipeline:
         task = asyncio.current_task()
         assert task is not None
         events = queue.events
+        handlers = self.handlers
         observer = self._observer
         ended = False
-        while events:
-            event = events.popleft()
-            for handler in self.handlers:
+        while queue.event is not None or events:
+            if queue.event is None:
+                queue.event, queue.next_handler = events.popleft(), 0
+            event = queue.event
+            while queue.next_handler < len(handlers):
+                handler = handlers[queue.next_handler]
+                queue.next_handler += 1
                 queue.running = handler
                 queue.step += 1
                 failed = True
@@ -119,6 +128,8 @@ class Pipeline:
                     await handler.handle(event)
                     failed = False
                 except asyncio.CancelledError:
+                    if queue.task is not task:
+                        return
                     if not queue.timed_out:
                         raise
                 except Exception as exc:
@@ -132,6 +143,8 @@ class Pipeline:
                         error=repr(exc),
                         exc_info=exc,
                     )
+                if queue.task is not task:
+                    return  # abandoned by the watchdog: a consumer of its own took over
                 if observer is not None:
                     # A timeout counts as a failure: the handler did not do its work.
                     elapsed = time.perf_counter() - started
@@ -141,20 +154,34 @@ class Pipeline:
                     queue.timed_out = False
                     while task.cancelling():
                         task.uncancel()
-                    self._log.warning(
-                        "handler timed out",
-                        handler=handler.name,
-                        call_id=event.call_id,
-                        event_type=event.type,
-                        seq=event.seq,
-                        timeout_s=self._timeout,
-                    )
-            queue.running = None
+                    self._timed_out(handler, event, abandoned=False)
+            queue.running = queue.event = None
             ended = event.type == "call.ended"
         # No await between the empty check and here: submit() sees task None and restarts.
         queue.task = None
         if ended:
-            del self._queues[queue.call_id]
+            del self._queues[queue.call_key]
+
+    def _timed_out(self, handler: Handler, event: CallEvent, *, abandoned: bool) -> None:
+        self._log.warning(
+            "handler ignored its cancel, left behind" if abandoned else "handler timed out",
+            handler=handler.name,
+            call_id=event.call_id,
+            event_type=event.type,
+            seq=event.seq,
+            timeout_s=self._timeout,
+        )
+
+    def _abandon(self, queue: _CallQueue) -> None:
+        """The handler swallowed its cancel and still runs a timeout later: the call goes on
+        without waiting for it, from the next handler, in a consumer of its own."""
+        assert queue.running is not None and queue.event is not None
+        self._timed_out(queue.running, queue.event, abandoned=True)
+        if self._observer is not None:
+            self._observer.handled(queue.running.name, queue.event.type, self._timeout, True)
+        queue.timed_out = False
+        queue.running = None
+        queue.task = asyncio.get_running_loop().create_task(self._consume(queue))
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -165,14 +192,16 @@ class Pipeline:
             await asyncio.sleep(interval)
             now = loop.time()
             for queue in list(self._queues.values()):
-                if queue.running is None or queue.task is None or queue.timed_out:
+                if queue.running is None or queue.task is None:
                     continue
                 # A handler call is timed from the first tick that sees it running, so the
                 # hot path only counts steps: the cut comes after timeout .. timeout+interval.
                 if queue.step != queue.watched_step:
                     queue.watched_step, queue.watched_since = queue.step, now
-                elif now - queue.watched_since >= self._timeout:
+                elif not queue.timed_out and now - queue.watched_since >= self._timeout:
                     queue.timed_out = True
                     queue.task.cancel()
+                elif queue.timed_out and now - queue.watched_since >= 2 * self._timeout:
+                    self._abandon(queue)
         # Idle pipelines cost no timer; the next submit() starts the watchdog again.
         self._watchdog = None

@@ -18,7 +18,7 @@ from typing import Any
 from livekit import rtc
 
 from . import tracker
-from .call import Call, CallStatus
+from .call import MAX_ATTRIBUTES, MAX_ATTRIBUTES_TOTAL_CHARS, Call, CallStatus
 from .clock import Clock, utc_now
 from .events import CallEvent
 from .outcome import EndReason
@@ -221,6 +221,8 @@ class RoomCalls:
             self._no_call_timer = None
         if state.call.status_is_unknown:
             self._warn_unknown_status(state)
+        if state.call.attributes_dropped:
+            self._warn_dropped(state.call)
         self._emit(tracked, (state, events))
         return tracked
 
@@ -254,10 +256,13 @@ class RoomCalls:
     def _update(self, tracked: _Tracked, attributes: Mapping[str, str]) -> None:
         if tracked.carried:
             attributes = {**tracked.carried, **attributes}
-        before = tracked.state.call.raw_status
+        before = tracked.state.call
         step = tracker.update(tracked.state, attributes, now=self._clock())
-        if step[0].call.raw_status != before and step[0].call.status_is_unknown:
+        call = step[0].call
+        if call.raw_status != before.raw_status and call.status_is_unknown:
             self._warn_unknown_status(step[0])
+        if call.attributes_dropped and not before.attributes_dropped:
+            self._warn_dropped(call)
         self._emit(tracked, step)
 
     def _warn_unknown_status(self, state: tracker.CallState) -> None:
@@ -267,6 +272,16 @@ class RoomCalls:
             room=self.room.name,
             raw_status=state.call.raw_status,
             known=[s.value for s in CallStatus],
+        )
+
+    def _warn_dropped(self, call: Call) -> None:
+        self.log.warning(
+            "call attributes over the bound, some not kept",
+            call_id=call.call_id,
+            call_key=call.key,
+            room=self.room.name,
+            dropped=call.attributes_dropped,
+            bound=f"{MAX_ATTRIBUTES} attributes, {MAX_ATTRIBUTES_TOTAL_CHARS} characters",
         )
 
     def end_call(self, identity: str, reason: str, *, sip_status_code: int | None = None) -> None:

@@ -111,7 +111,7 @@ def update(state: CallState, attributes: Mapping[str, str], *, now: datetime) ->
     if state.ended:
         return state, []
     old_attrs = state.call.attributes
-    new_attrs = clean_attributes(attributes)
+    new_attrs, dropped = clean_attributes(attributes)
     if state.answered and new_attrs.get(STATUS_KEY) in _BEFORE_ANSWER and STATUS_KEY in old_attrs:
         # An answered call does not ring again: that status is stale (a participant
         # announced again after a server restart carries its join-time status).
@@ -119,7 +119,7 @@ def update(state: CallState, attributes: Mapping[str, str], *, now: datetime) ->
     if new_attrs == old_attrs:
         return state, []
     old = state.call
-    new = with_attributes(old, new_attrs)
+    new = with_attributes(old, new_attrs, dropped)
     events: list[CallEvent] = []
     added: dict[str, str] = {}
     changed: dict[str, str] = {}

@@ -99,6 +99,32 @@ async def test_handler_swallowing_cancellation_is_still_cut_off() -> None:
     assert sum(line["event"] == "handler timed out" for line in lines()) == 2
 
 
+async def test_handler_ignoring_every_cancel_is_left_behind_and_the_call_goes_on() -> None:
+    """A handler that swallows each cancel would hold its call forever: after a second
+    timeout the call goes on without it, with one warning naming it."""
+    logger, lines = logger_and_lines()
+    release = asyncio.Event()
+
+    async def deaf(event: CallEvent) -> None:
+        while not release.is_set():
+            try:  # noqa: SIM105 - ignoring the cancel is the point of this test
+                await release.wait()
+            except asyncio.CancelledError:
+                pass
+
+    after = Recorder()
+    pipeline = Pipeline([FunctionHandler(deaf, "deaf"), after], timeout=0.1, logger=logger)
+    pipeline.submit(call_events("c1", n_dtmf=0))
+    await asyncio.wait_for(pipeline.aclose(), timeout=5)
+    assert after.seen == [("c1", 1), ("c1", 2)]
+    left = [line for line in lines() if line["event"] == "handler ignored its cancel, left behind"]
+    assert [(line["handler"], line["seq"], line["level"]) for line in left] == [
+        ("deaf", 1, "warning"),
+        ("deaf", 2, "warning"),
+    ]
+    release.set()
+
+
 async def test_slow_call_does_not_hold_up_another_call() -> None:
     """A handler stuck on one call's event leaves other calls flowing."""
     logger, _ = logger_and_lines()

@@ -32,6 +32,7 @@ def event_fields(event: CallEvent, numbers: PhoneNumbers) -> dict[str, Any]:
     call = event.call
     fields: dict[str, Any] = {
         "call_id": call.call_id,
+        "call_key": call.key,
         "seq": event.seq,
         "room": call.room,
         "direction": call.direction.value,

@@ -20,8 +20,9 @@ _TWILIO_STATUS = {
 
 def webhook_id(event: CallEvent) -> str:
     """The Standard Webhooks `webhook-id`: the same for every retry of one event, so it is
-    the receiver's idempotency key; derived, not random, so a replayed event keeps it."""
-    digest = hashlib.sha256(f"{event.call_id}\n{event.seq}".encode()).hexdigest()
+    the receiver's idempotency key; derived, not random, so a replayed event keeps it. From
+    the call's own key: LiveKit's call id can repeat, and a repeat would be dropped."""
+    digest = hashlib.sha256(f"{event.call.key}\n{event.seq}".encode()).hexdigest()
     return f"msg_{digest[:32]}"
 
 
@@ -44,10 +45,12 @@ def twilio_fields(event: CallEvent, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def webhook_body(event: CallEvent, data: dict[str, Any], *, twilio: bool) -> str:
-    """`type`, `timestamp`, `call_id`, `seq` (order a call's events by it) and `data`."""
+    """`type`, `timestamp`, `call_key` and `seq` (order a call's events by them), LiveKit's
+    `call_id`, and `data`."""
     body: dict[str, Any] = {
         "type": event.type,
         "timestamp": data["at"],
+        "call_key": event.call.key,
         "call_id": event.call_id,
         "seq": event.seq,
         "data": data,
