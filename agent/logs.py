@@ -13,8 +13,8 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import Processor
 
-from .privacy import MaskNumbers, mask_event_dict
-from .settings import LogFormat, PhoneNumbers, Settings
+from .scrub import ScrubRecords, scrub_processor, scrubber
+from .settings import LogFormat, Settings
 
 
 def make_logger(settings: Settings, stream: TextIO | None = None) -> Any:
@@ -28,12 +28,10 @@ def make_logger(settings: Settings, stream: TextIO | None = None) -> Any:
         if console
         else structlog.processors.JSONRenderer(sort_keys=False)
     )
-    # Numbers hide in rooms (`call-_+1510…`) and identities (`sip_+1510…`), not only in the
-    # fields that hold them: under the masked policy every value of every line is checked.
-    masked = settings.phone_numbers is PhoneNumbers.MASKED
-    masking: list[Processor] = [mask_event_dict] if masked else []
+    # Numbers hide in rooms (`call-_+1510…`) and identities (`sip_+1510…`), credentials in
+    # URLs, control characters in attributes: every value of every line is scrubbed.
     processors: list[Processor] = [
-        *masking,
+        scrub_processor(scrubber(settings.phone_numbers)),
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         structlog.processors.format_exc_info,
@@ -51,11 +49,11 @@ def make_logger(settings: Settings, stream: TextIO | None = None) -> Any:
     ).bind(logger="sip-agent")
 
 
-def mask_numbers_in_library_logs(settings: Settings) -> None:
-    """Under the masked policy, the standard library's log handlers (livekit-agents' own
-    lines, which name rooms) mask numbers too. Call once the SDK has set up its logging."""
-    if settings.phone_numbers is not PhoneNumbers.MASKED:
-        return
+def scrub_library_logs(settings: Settings) -> None:
+    """The standard library's log handlers (livekit-agents' own lines, which name rooms,
+    aiohttp's, which name URLs) scrub their lines as ours are. Call once the SDK has set up
+    its logging."""
+    scrub = scrubber(settings.phone_numbers)
     for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, MaskNumbers) for f in handler.filters):
-            handler.addFilter(MaskNumbers())
+        if not any(isinstance(f, ScrubRecords) for f in handler.filters):
+            handler.addFilter(ScrubRecords(scrub))

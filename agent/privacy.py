@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Mapping, MutableMapping
-from typing import Any
 
 import phonenumbers
 
@@ -43,14 +40,28 @@ def redact_text(text: str, numbers: dict[str, str]) -> str:
 
 
 _MAYBE_INTERNATIONAL = re.compile(r"\+\s*\(?\d")
+# Numbers written without `+` (`15551230001`, `sip:5551230001@`, `(555) 123-0001`): runs of
+# 10 to 15 digits, or the North American grouping, standing apart from letters and digits
+# (an `_` or `-` apart counts: rooms are `call-_15551230001_x`). Ids mixing letters and
+# digits, times and dates are left alone; a bare 10-digit Unix time is masked too, a price
+# worth paying for never printing a number.
+_NATIONAL = re.compile(
+    r"(?<![A-Za-z0-9.])(?:\d{10,15}|(?:1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4})(?![A-Za-z0-9])"
+)
 
 
 def mask_numbers_in(text: str) -> str:
-    """Every number in international form (`+1 510 555 0123`, `sip_+15105550123`, a room
-    `call-_+15105550123_x`) masked as `mask_number` masks it. Found by phonenumbers (Google's
-    libphonenumber) in any format; ids such as `AC0123…` or times are left alone."""
-    if _MAYBE_INTERNATIONAL.search(text) is None:  # the common case, without the matcher
+    """Every phone number in `text` masked as `mask_number` masks it: in international form
+    (`+1 510 555 0123`, `sip_+15105550123`, a room `call-_+15105550123_x`), found by
+    phonenumbers (Google's libphonenumber) in any format, and written without `+`."""
+    if _MAYBE_INTERNATIONAL.search(text) is not None:
+        text = _mask_international(text)
+    if _NATIONAL.search(text) is None:  # the common case, without a second pass
         return text
+    return _NATIONAL.sub(lambda m: str(mask_number(m.group())), text)
+
+
+def _mask_international(text: str) -> str:
     parts: list[str] = []
     last = 0
     for match in phonenumbers.PhoneNumberMatcher(
@@ -59,41 +70,3 @@ def mask_numbers_in(text: str) -> str:
         parts += [text[last : match.start], str(mask_number(match.raw_string))]
         last = match.end
     return "".join(parts) + text[last:] if parts else text
-
-
-def masked_values(value: Any) -> Any:
-    """`value` with the numbers in its strings masked, through dicts, lists and tuples."""
-    if isinstance(value, str):
-        return mask_numbers_in(value)
-    if isinstance(value, Mapping):
-        return {k: masked_values(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(masked_values(v) for v in value)
-    return value
-
-
-def mask_event_dict(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> Mapping[str, Any]:
-    """A structlog processor: numbers masked in every value of the line."""
-    return {key: masked_values(value) for key, value in event_dict.items()}
-
-
-_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
-
-
-class MaskNumbers(logging.Filter):
-    """For the standard library's records (livekit-agents' own lines name rooms, and rooms
-    carry the caller's number): the message and every extra field, masked."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed call: logging reports it itself, as it would anyway
-            return True
-        record.msg = mask_numbers_in(message)
-        record.args = None
-        for key, value in list(vars(record).items()):
-            if key not in _RECORD_FIELDS:
-                setattr(record, key, masked_values(value))
-        return True

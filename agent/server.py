@@ -17,7 +17,7 @@ from .entrypoint import WorkerConfig, entrypoint
 from .handlers.selection import handler_names
 from .health import HEALTH, add_handler_checks
 from .health import serve as serve_health
-from .logs import mask_numbers_in_library_logs
+from .logs import scrub_library_logs
 from .settings import Executor, Settings
 
 # Seconds a job gets, beyond the handler timeout, to end its calls and deliver them.
@@ -66,7 +66,7 @@ def server_for(config: WorkerConfig) -> AgentServer:
     )
     add_handler_checks(HEALTH, config.checked)
     # The SDK configures logging when it runs: its handlers exist once the worker started.
-    server.on("worker_started", lambda: mask_numbers_in_library_logs(settings))
+    server.on("worker_started", lambda: scrub_library_logs(settings))
     serve_health(server, HEALTH, "", settings.health_port)
     if "webhook" in handler_names(settings):
         webhooks.drain_at_start(settings)

@@ -12,8 +12,9 @@ from agent.errors import ConfigError
 from agent.handlers import LogHandler
 from agent.handlers.registry import resolve
 from agent.logs import make_logger
-from agent.privacy import MaskNumbers, mask_numbers_in
-from agent.settings import load_settings
+from agent.privacy import mask_numbers_in
+from agent.scrub import ScrubRecords, scrubber
+from agent.settings import PhoneNumbers, load_settings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TWILIO = {
@@ -87,23 +88,69 @@ async def test_numbers_masked_anywhere_in_a_line() -> None:
     assert {line["room"] for line in whole} == {"call-_+15551230001_kX3"}
 
 
+async def test_numbers_in_attribute_values_are_masked_in_any_form() -> None:
+    """A P-Asserted-Identity header or a custom attribute holding a number, with or
+    without `+`, in a `call.updated` line: masked like the call's own numbers."""
+    settings = load_settings(log_format="json")
+    stream = io.StringIO()
+    handler = LogHandler(settings, make_logger(settings, stream))
+    state, events = tracker.start(TWILIO, room="r", identity="sip_1", participant_sid="PA", now=T0)
+    written = {
+        "sip.h.p-asserted-identity": "<sip:15551230001@carrier.example>",
+        "callback": "(555) 123-0001",
+        "alt": "+44 20 7946 0958",
+    }
+    state, more = tracker.update(state, TWILIO | written, now=T0)
+    for event in events + more:
+        await handler.handle(event)
+    text = stream.getvalue()
+    for digits in ("15551230001", "5551230001", "123-0001", "7946"):
+        assert digits not in text
+    updated = json.loads(text.splitlines()[-1])
+    assert updated["added"]["callback"] == "**********0001"
+
+
+def test_credentials_and_control_characters_never_reach_a_line() -> None:
+    """A webhook URL with a password or a token, an attribute with an ESC sequence: hidden
+    and escaped, in both formats, whatever the privacy setting."""
+    for log_format in ("json", "console"):
+        settings = load_settings(log_format=log_format, phone_numbers="full")
+        stream = io.StringIO()
+        log = make_logger(settings, stream)
+        log.warning(
+            "webhook delivery failed",
+            url="http://user:pass@hooks.example/hook?token=abc123&api_key=k-9",
+            header="\x1b[2J\x1b[31mred\x00",
+        )
+        line = stream.getvalue()
+        for secret in ("user:pass", "abc123", "k-9", "\x1b[", "\x00"):
+            assert secret not in line, (log_format, line)
+        assert "hooks.example/hook" in line and "red" in line
+
+
 def test_library_log_lines_are_masked_too() -> None:
     """livekit-agents' own lines (`received job request` names the room) go through the
     standard library's handlers: the filter masks their message and extra fields."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(message)s %(room)s"))
-    handler.addFilter(MaskNumbers())
+    scrub = ScrubRecords(scrubber(PhoneNumbers.MASKED))
+    handler.addFilter(scrub)
     log = logging.getLogger("test.library.masking")
     log.addHandler(handler)
     try:
         log.warning("job for %s", "sip_+15551230001", extra={"room": "call-_+15551230001_x"})
+        url = "https://bot:hunter2@hooks.example/in?token=s3cr3t&x=1"
+        log.error("POST %s failed", url, extra={"room": "-"})
     finally:
         log.removeHandler(handler)
-    assert stream.getvalue() == "job for sip_********0001 call-_********0001_x\n"
+    assert stream.getvalue().splitlines() == [
+        "job for sip_********0001 call-_********0001_x",
+        "POST https://***@hooks.example/in?token=***&x=1 failed -",
+    ]
     # A malformed call is the library's problem to report, never an exception from the filter.
     broken = logging.LogRecord("x", logging.INFO, __file__, 1, "%d items", ("many",), None)
-    assert MaskNumbers().filter(broken) is True
+    assert scrub.filter(broken) is True
 
 
 def test_unknown_handler_name_fails_with_choices() -> None:
