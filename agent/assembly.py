@@ -11,11 +11,11 @@ import enum
 from collections.abc import Sequence
 from typing import Any
 
+from .database.engine import database_url
 from .entrypoint import WorkerConfig
 from .handlers.registry import as_factory, resolve
 from .handlers.selection import handler_names
 from .settings import LogFormat, Settings, load_settings, require_livekit
-from .store.engine import database_url
 
 
 class Mode(enum.StrEnum):

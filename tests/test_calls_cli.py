@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.store.engine import dispose_all
+from agent.database.engine import dispose_all
 from tests.call_log_support import busy_call, twilio_call
 from tests.test_store import record, settings_for
 

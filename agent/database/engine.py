@@ -1,4 +1,4 @@
-"""One SQLAlchemy engine per database URL and process, migrated to the head on first use.
+"""One SQLAlchemy engine per database URL and process (each part migrates its own tables).
 
 SQLite is tuned for several job threads and processes writing at once: WAL (readers never
 block the writer), a busy timeout (writers queue instead of failing) and `BEGIN IMMEDIATE`
@@ -15,7 +15,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from ..errors import ConfigError
-from .migrate import upgrade
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
@@ -64,18 +63,12 @@ def _create(url: URL) -> Engine:
 
 
 def engine_for(url: str) -> Engine:
-    """The process's engine for `url`, schema migrated; raises if the database is down."""
+    """The process's engine for `url` (connections are opened when used)."""
     key = str(url)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _create(database_url(url))
-            try:
-                upgrade(engine)
-            except Exception:
-                engine.dispose()
-                raise
-            _engines[key] = engine
+            engine = _engines[key] = _create(database_url(url))
         return engine
 
 
