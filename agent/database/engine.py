@@ -8,7 +8,9 @@ from a read lock, which SQLite answers with an immediate "database is locked").
 
 from __future__ import annotations
 
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -35,6 +37,31 @@ def database_url(url: str) -> URL:
     if backend not in ("sqlite", "postgresql"):
         msg = f"invalid setting SIP_AGENT_DB_URL: {backend} is not supported (sqlite or postgresql)"
         raise ConfigError(msg)
+    return parsed
+
+
+def check_database_url(url: str) -> URL:
+    """`database_url`, and what a URL needs to work before any database is asked: a port
+    that exists; for SQLite a file path (not memory, where the log dies with the process) in
+    a directory that exists and takes new files (WAL and journal files go beside it)."""
+    parsed = database_url(url)
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ConfigError(f"invalid setting SIP_AGENT_DB_URL: port {parsed.port} is not 1-65535")
+    if parsed.get_backend_name() != "sqlite":
+        return parsed
+    if parsed.database in (None, "", ":memory:"):
+        msg = "invalid setting SIP_AGENT_DB_URL: no database file (use sqlite:///path.db)"
+        raise ConfigError(msg)
+    folder = Path(parsed.database).absolute().parent
+    if not folder.is_dir():
+        raise ConfigError(f"invalid setting SIP_AGENT_DB_URL: directory {folder} does not exist")
+    try:  # a real file, not os.access: root passes that check on a read-only mount
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        msg = (
+            f"invalid setting SIP_AGENT_DB_URL: directory {folder} is not writable ({exc.strerror})"
+        )
+        raise ConfigError(msg) from None
     return parsed
 
 
