@@ -11,11 +11,11 @@ import enum
 from collections.abc import Sequence
 from typing import Any
 
+from .database.engine import check_database_url
 from .entrypoint import WorkerConfig
 from .handlers.registry import as_factory, resolve
 from .handlers.selection import handler_names
 from .settings import LogFormat, Settings, load_settings, require_livekit
-from .store.engine import database_url
 
 
 class Mode(enum.StrEnum):
@@ -69,7 +69,7 @@ def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerCon
     each built once to check it (those instances serve the health checks)."""
     names = handler_names(settings)
     if {"store", "webhook"} & set(names):
-        database_url(settings.db_url)  # a URL no database driver takes fails start-up here
+        check_database_url(settings.db_url)  # a URL that cannot work fails start-up here
     factories = [*resolve(names, settings), *(as_factory(h, repr(h)) for h in handlers)]
     built = tuple(factory(settings) for factory in factories)
     return WorkerConfig(settings=settings, handler_factories=tuple(factories), checked=built)

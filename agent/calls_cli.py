@@ -88,9 +88,15 @@ def list_calls(
     db: str | None = DbOption,
 ) -> None:
     """Calls, newest first, one line each."""
+    if limit < 1:
+        fail(f"--limit {limit}: give a number of calls, 1 or more")
     query = CallQuery(_since(since), status, outcome, number, trunk, limit)
+    filtered = any(v is not None for v in (since, status, outcome, number, trunk))
     rows = [[_cell(c[k]) for k in LIST_COLUMNS] for c in _open(db).calls(query)]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(LIST_COLUMNS)]
+    if not rows:
+        typer.echo("no calls match these filters" if filtered else "no calls in the call log")
+        return
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(LIST_COLUMNS)]
     for line in [list(LIST_COLUMNS), *rows]:
         typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
 

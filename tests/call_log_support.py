@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import socket
@@ -14,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import create_engine, text
 
 from agent import tracker
+from agent.database.engine import dispose_all
 from agent.events import CallEvent
-from agent.store.engine import dispose_all
+from agent.testing.waiters import Waiters
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 PG_URL_ENV = "SIP_AGENT_TEST_PG_URL"
@@ -63,6 +65,23 @@ def busy_call(n: int, *, start: datetime = T0) -> list[CallEvent]:
         state, reason="USER_REJECTED", now=start + timedelta(seconds=3), sip_status_code=486
     )
     return events + more
+
+
+class WatchedLog(io.StringIO):
+    """A log stream a test can wait on: `until(text)` returns once a line holds `text`
+    (lines may come from the webhook sender's thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._written = Waiters()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        self._written.notify()
+        return written
+
+    async def until(self, text: str, timeout: float = 10.0) -> None:
+        await self._written.wait_for(lambda: text in self.getvalue(), timeout, repr(text))
 
 
 def free_port() -> int:

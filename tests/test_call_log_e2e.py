@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from agent.database.engine import dispose_all
 from agent.store import CallStore
-from agent.store.engine import dispose_all
 from agent.testing.livekit_room import FakeLiveKit
 from agent.webhooks import stop_senders
 from tests.test_scenarios_sdk import API_SECRET, Call
-from tests.test_webhooks import Receiver, receiver, settings_for, until
+from tests.test_webhooks import Receiver, receiver, settings_for
 
 __all__ = ["receiver"]  # the fixture, used by name below
 
@@ -51,6 +51,6 @@ async def test_twilio_call_is_logged_stored_and_delivered(
         "call.status_changed",
         "call.ended",
     ]
-    await until(lambda: len(receiver.delivered()) == 5)
+    await receiver.until(lambda: len(receiver.delivered()) == 5)
     assert receiver.delivered() == [("SCL_in1", seq) for seq in range(1, 6)]
     assert [r["type"] for r in receiver.received][-1] == "call.ended"

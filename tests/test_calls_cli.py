@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.store.engine import dispose_all
+from agent.database.engine import dispose_all
 from tests.call_log_support import busy_call, twilio_call
-from tests.test_store import record, settings_for
+from tests.test_store import postgres_url, record, settings_for  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -76,3 +76,52 @@ def test_export_csv_and_jsonl(db: str) -> None:
     assert {r["call_id"] for r in rows} == {"SCL_00001", "SCL_00002", "SCL_out00003"}
     lines = [json.loads(line) for line in calls("export", "--format", "jsonl").splitlines()]
     assert {line["outcome"] for line in lines} == {"completed", "busy"}
+
+
+def test_list_on_a_fresh_install_and_with_no_match_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: str
+) -> None:
+    """An empty call log (every fresh install) and a filter that matches nothing: one line,
+    exit 0."""
+    assert calls("list", "--outcome", "failed") == "no calls match these filters\n"
+    monkeypatch.setenv("SIP_AGENT_DB_URL", f"sqlite:///{tmp_path}/fresh.db")
+    assert calls("list") == "no calls in the call log\n"
+
+
+@pytest.mark.parametrize("limit", ["-1", "0"])
+def test_a_limit_below_one_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, limit: str
+) -> None:
+    """`--limit -1` on PostgreSQL (which refuses a negative LIMIT) never reaches it."""
+    monkeypatch.setenv("SIP_AGENT_DB_URL", request.getfixturevalue("postgres_url"))
+    result = CliRunner().invoke(app, ["calls", "list", "--limit", limit])
+    assert result.exit_code == 2
+    assert result.output == f"sip-agent: --limit {limit}: give a number of calls, 1 or more\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://u:p@db/calls", "mysql is not supported"),
+        ("::not a url::", "Could not parse"),
+        ("postgresql://u:p@db:99999/calls", "port 99999 is not 1-65535"),
+        ("postgresql://u:p@db:port/calls", "invalid literal"),
+        ("sqlite:///", "no database file"),
+        ("sqlite:////nonexistent-dir/calls.db", "directory /nonexistent-dir does not exist"),
+        ("sqlite:////proc/self/calls.db", "directory /proc/self is not writable"),
+    ],
+)
+def test_a_database_url_that_cannot_work_stops_simulate_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, url: str, says: str
+) -> None:
+    """Start-up (here `simulate`, which goes through the same assembly) refuses it, naming
+    SIP_AGENT_DB_URL, never the password."""
+    monkeypatch.setenv("SIP_AGENT_DB_URL", url)
+    monkeypatch.setenv("SIP_AGENT_HANDLERS", "log,store")
+    result = CliRunner().invoke(app, ["simulate", "twilio-inbound-answered"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1, lines
+    assert "SIP_AGENT_DB_URL" in lines[0]
+    assert says in lines[0]
+    assert ":p@" not in lines[0]

@@ -17,11 +17,12 @@ from test_webhooks import FAST, SECRET
 
 from agent import health, server
 from agent.assembly import worker_config
+from agent.database import probe
+from agent.database.engine import dispose_all, engine_for
 from agent.errors import ConfigError
 from agent.logs import make_logger
 from agent.settings import Settings, load_settings
-from agent.store import StoreHandler, probe
-from agent.store.engine import dispose_all, engine_for
+from agent.store import StoreHandler
 from agent.webhooks import WebhookHandler, sender, stop_senders
 from tests.call_log_support import free_port, reset_postgres, twilio_call
 

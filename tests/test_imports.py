@@ -118,3 +118,27 @@ def test_no_package_import_hidden_in_a_function() -> None:
                     target = f"{base}.{node.module}" if node.level else node.module
                     found.add((name, target))
     assert found <= DEFERRED, found - DEFERRED
+
+
+# The database layer knows no tables; the call log and the webhook outbox each own theirs
+# and build on the database layer, never on each other.
+MAY_NOT_IMPORT = {
+    "agent.database": ("agent.store", "agent.webhooks"),
+    "agent.store": ("agent.webhooks",),
+    "agent.webhooks": ("agent.store",),
+}
+
+
+def test_persistence_parts_depend_one_way() -> None:
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
+    modules = set(paths) - {"agent"}
+    wrong = set()
+    for name, path in paths.items():
+        for part, forbidden in MAY_NOT_IMPORT.items():
+            if name == part or name.startswith(part + "."):
+                wrong |= {
+                    (name, target)
+                    for target in imported(path, modules)
+                    if target.startswith(forbidden)
+                }
+    assert not wrong, wrong

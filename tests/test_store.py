@@ -10,15 +10,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, inspect, text
 
+from agent.database.engine import database_url, dispose_all
+from agent.database.migrate import migrated_engine
 from agent.logs import make_logger
 from agent.settings import Settings, load_settings
 from agent.store import CallQuery, CallStore, StoreHandler
-from agent.store.engine import database_url, dispose_all
-from agent.store.migrate import upgrade
+from agent.webhooks.outbox import Outbox
+from agent.webhooks.schema import OUTBOX
 from tests.call_log_support import (
     PG_URL_ENV,
+    T0,
     busy_call,
     reset_postgres,
     throwaway_postgres,
@@ -152,14 +157,63 @@ def test_several_processes_write_at_once(db_url: str) -> None:
     assert all(len(store.timeline(c["call_id"])) == 5 for c in calls)
 
 
-async def test_migrates_an_older_schema_keeping_its_calls(db_url: str) -> None:
-    """A database at the first schema version is upgraded at start and keeps its calls."""
+LEGACY_MIGRATIONS = Path(__file__).parent / "legacy_migrations"
+
+
+def legacy_database(engine: Engine, revision: str) -> None:
+    """The database as the single migration chain made it before the split."""
+    config = Config()
+    config.set_main_option("script_location", str(LEGACY_MIGRATIONS))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.commit()
+
+
+@pytest.mark.parametrize("revision", ["0001", "0002"])
+async def test_a_database_of_the_single_chain_upgrades_keeping_everything(
+    db_url: str, revision: str
+) -> None:
+    """A call log (and outbox) made by the old single chain: the new code starts on it, keeps
+    its calls and queued webhooks, and records each part's version in its own table."""
     engine = create_engine(database_url(db_url))
-    upgrade(engine, "0001")
-    await record(settings_for(db_url), twilio_call(5))  # opens the store: migrates to head
-    assert {"webhook_outbox", "webhook_leases"} <= set(inspect(engine).get_table_names())
-    assert CallStore(engine).find("SCL_00005") is not None
+    legacy_database(engine, revision)
+    await record(settings_for(db_url), twilio_call(5))
+    if revision == "0002":
+        outbox = Outbox(engine)
+        outbox.add([outbox_row(6, seq) for seq in (1, 2)], limit=10)
+    dispose_all()
+
+    await record(settings_for(db_url), twilio_call(6))  # the new code: both chains at head
+    outbox = Outbox(migrated_engine(db_url, OUTBOX))
+    outbox.add([outbox_row(6, 3)], limit=10)
+    store = CallStore.open(db_url)
+    assert sorted(c["call_id"] for c in store.calls(CallQuery())) == ["SCL_00005", "SCL_00006"]
+    assert len(store.timeline("SCL_00005")) == 5
+    assert [d.seq for d in outbox.due(10)] == [1 if revision == "0002" else 3]
+    assert outbox.depth() == (3 if revision == "0002" else 1)
+    tables = set(inspect(engine).get_table_names())
+    assert {"sip_agent_call_log_version", "sip_agent_webhook_outbox_version"} <= tables
+    with engine.connect() as db:
+        versions = [
+            db.execute(text(f"SELECT version_num FROM {table}")).scalar_one()
+            for table in ("sip_agent_call_log_version", "sip_agent_webhook_outbox_version")
+        ]
+    assert versions == ["call_log_0001", "webhook_outbox_0001"]
     engine.dispose()
+
+
+def outbox_row(call: int, seq: int) -> dict[str, object]:
+    return {
+        "webhook_id": f"msg_{call}_{seq}",
+        "url": "http://127.0.0.1:9/hook",
+        "call_id": f"SCL_{call:05d}",
+        "seq": seq,
+        "event_type": "call.updated",
+        "body": "{}",
+        "created_at": T0,
+        "next_attempt_at": T0,
+    }
 
 
 async def test_database_down_then_back_loses_nothing(tmp_path: Path) -> None:

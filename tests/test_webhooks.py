@@ -17,11 +17,12 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
+from agent.database.engine import dispose_all
 from agent.logs import make_logger
 from agent.settings import Settings, load_settings
-from agent.store.engine import dispose_all
+from agent.testing.waiters import Waiters
 from agent.webhooks import SenderOptions, WebhookHandler, stop_senders
-from tests.call_log_support import busy_call, free_port, twilio_call
+from tests.call_log_support import WatchedLog, busy_call, free_port, twilio_call
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST = SenderOptions(poll_s=0.05, lease_s=1.0, base_delay_s=0.05, timeout_s=2.0)
@@ -36,6 +37,7 @@ class Receiver:
     delay_s: float = 0.0
     received: list[dict] = field(default_factory=list)
     _runner: web.AppRunner | None = None
+    _arrivals: Waiters = field(default_factory=Waiters)
 
     @property
     def url(self) -> str:
@@ -45,6 +47,7 @@ class Receiver:
         body = await request.text()
         payload = Webhook(SECRET).verify(body, dict(request.headers))
         self.received.append({"id": request.headers["webhook-id"], **payload})
+        self._arrivals.notify()
         await asyncio.sleep(self.delay_s)
         status, headers = self.answers.pop(0) if self.answers else (204, {})
         return web.Response(status=status, headers=headers)
@@ -59,6 +62,10 @@ class Receiver:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def until(self, check: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Return once `check()` holds, looked at on each arrival."""
+        await self._arrivals.wait_for(check, timeout, "expected deliveries")
 
     def delivered(self) -> list[tuple[str, int]]:
         """(call, seq) of each distinct delivery, in the order first received."""
@@ -101,13 +108,6 @@ async def send(settings: Settings, *calls: list, logs: io.StringIO | None = None
     await handler.aclose()
 
 
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 def in_call_order(delivered: list[tuple[str, int]]) -> bool:
     last: dict[str, int] = {}
     for call, seq in delivered:
@@ -122,7 +122,7 @@ async def test_signed_deliveries_carry_type_and_sequence(
 ) -> None:
     """Every event arrives signed (Standard Webhooks), with its type, call id and seq."""
     await send(settings_for(tmp_path, receiver.url), twilio_call(1))
-    await until(lambda: len(receiver.received) == 5)
+    await receiver.until(lambda: len(receiver.received) == 5)
     assert [(r["type"], r["seq"]) for r in receiver.received] == [
         ("call.started", 1),
         ("call.status_changed", 2),
@@ -142,7 +142,7 @@ async def test_twilio_fields_and_event_filter(tmp_path: Path, receiver: Receiver
         tmp_path, receiver.url, webhook_events="call.ended", webhook_twilio_fields=True
     )
     await send(settings, twilio_call(2))
-    await until(lambda: len(receiver.received) == 1)
+    await receiver.until(lambda: len(receiver.received) == 1)
     body = receiver.received[0]
     assert {k: body[k] for k in ("CallSid", "CallStatus", "Direction", "Duration")} == {
         "CallSid": f"CA{2:032x}",
@@ -156,7 +156,7 @@ async def test_twilio_fields_and_event_filter(tmp_path: Path, receiver: Receiver
 async def test_receiver_down_then_up_gets_everything_in_call_order(tmp_path: Path) -> None:
     """Events queued while the endpoint is down all arrive later, each call in order."""
     receiver = Receiver(free_port())
-    logs = io.StringIO()
+    logs = WatchedLog()
     await send(
         settings_for(tmp_path, receiver.url),
         twilio_call(1),
@@ -164,11 +164,10 @@ async def test_receiver_down_then_up_gets_everything_in_call_order(tmp_path: Pat
         twilio_call(3),
         logs=logs,
     )
-    await asyncio.sleep(0.5)
-    assert "webhook delivery failed; retrying with backoff" in logs.getvalue()
+    await logs.until("webhook delivery failed; retrying with backoff")
     await receiver.start()
     try:
-        await until(lambda: len(receiver.delivered()) == 12)
+        await receiver.until(lambda: len(receiver.delivered()) == 12)
     finally:
         await receiver.stop()
     assert in_call_order(receiver.delivered())
@@ -178,15 +177,15 @@ async def test_receiver_down_then_up_gets_everything_in_call_order(tmp_path: Pat
 async def test_500_and_429_are_retried_400_is_not(tmp_path: Path, receiver: Receiver) -> None:
     """5xx and 429 (after its Retry-After) are retried with the same id; 400 is logged once."""
     receiver.answers = [(500, {}), (429, {"Retry-After": "1"}), (204, {}), (400, {})]
-    logs = io.StringIO()
+    logs = WatchedLog()
     started = time.monotonic()
     await send(settings_for(tmp_path, receiver.url), busy_call(4), logs=logs)
-    await until(lambda: len(receiver.received) == 4)
+    await receiver.until(lambda: len(receiver.received) == 4)
     first, retry_500, retry_429, refused = receiver.received
     assert first["id"] == retry_500["id"] == retry_429["id"]
     assert time.monotonic() - started >= 1.0
     assert refused["type"] == "call.ended"
-    await asyncio.sleep(0.3)
+    await logs.until("webhook rejected by the endpoint; not retried")
     assert len(receiver.received) == 4
     rejected = [json.loads(line) for line in logs.getvalue().splitlines() if "rejected" in line]
     assert len(rejected) == 1
@@ -241,12 +240,12 @@ async def test_worker_killed_mid_delivery_resumes_after_restart(
     receiver.delay_s = 0.2
     settings = settings_for(tmp_path, receiver.url)
     first = worker(settings, receiver.url, calls=3)
-    await until(lambda: len(receiver.received) >= 4, timeout=30)
+    await receiver.until(lambda: len(receiver.received) >= 4, timeout=30)
     first.send_signal(signal.SIGKILL)
     first.wait()
     restarted = worker(settings, receiver.url, calls=0)
     try:
-        await until(lambda: len(receiver.delivered()) == 15, timeout=30)
+        await receiver.until(lambda: len(receiver.delivered()) == 15, timeout=30)
     finally:
         restarted.kill()
         restarted.wait()

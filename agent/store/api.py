@@ -6,18 +6,18 @@ write is one short transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Select, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ..database.dialect import upsert, utc
+from ..database.migrate import migrated_engine
 from ..privacy import mask_number
-from .engine import engine_for
-from .records import SNAPSHOT_COLUMNS, EventRecord, utc
-from .schema import call_events, calls
+from .records import SNAPSHOT_COLUMNS, EventRecord
+from .schema import CALL_LOG, call_events, calls
 
 Row = dict[str, Any]
 
@@ -34,14 +34,6 @@ class CallQuery:
     limit: int | None = 50
 
 
-def upsert(engine: Engine) -> Callable[..., Any]:
-    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
-    insert: Callable[..., Any] = (
-        postgresql.insert if engine.url.get_backend_name() == "postgresql" else sqlite.insert
-    )
-    return insert
-
-
 def _fix_zone(row: Row) -> Row:
     return {k: utc(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
@@ -55,7 +47,7 @@ class CallStore:
     @classmethod
     def open(cls, url: str) -> CallStore:
         """The store at `url` (`SIP_AGENT_DB_URL`), migrated to the current schema."""
-        return cls(engine_for(url))
+        return cls(migrated_engine(url, CALL_LOG))
 
     def write(self, records: Sequence[EventRecord]) -> None:
         """Apply events in order, idempotently: a retried event changes nothing twice."""

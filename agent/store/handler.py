@@ -7,13 +7,14 @@ from typing import Any
 
 from livekit.agents import get_job_context
 
+from ..database.buffer import BufferedWriter
+from ..database.probe import DatabaseCheck
 from ..events import CallEvent
 from ..logs import make_logger
 from ..settings import Settings
 from .api import CallStore
-from .buffer import BufferedWriter
-from .probe import DatabaseCheck
 from .records import EventRecord, JobIds, event_record
+from .schema import CALL_LOG
 
 
 def current_job() -> JobIds:
@@ -30,7 +31,7 @@ class StoreHandler:
         self._url = settings.db_url
         self._numbers = settings.phone_numbers
         self._store: CallStore | None = None
-        self._database = DatabaseCheck(settings.db_url)
+        self._database = DatabaseCheck(settings.db_url, CALL_LOG)
         self._writer = BufferedWriter[EventRecord](
             self._write,
             what="call log",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from ..database.dialect import utc
 from ..events import CallEvent
+from ..redaction import redacted_event
 from ..settings import PhoneNumbers
-from .redact import redacted_event
 
 # Columns every event refreshes from its call snapshot (the latest seq wins).
 SNAPSHOT_COLUMNS = (
@@ -52,11 +52,6 @@ class EventRecord:
     """The timeline row."""
     data: dict[str, Any]
     """The redacted event, as stored (and sent by webhooks)."""
-
-
-def utc(at: datetime) -> datetime:
-    """SQLite keeps no zone: everything is written in UTC and read back as UTC."""
-    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _event_columns(data: dict[str, Any], event: CallEvent) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The call log's tables, as SQLAlchemy Core: the head of the migrations in `migrations/`.
+"""The call log's tables, as SQLAlchemy Core: the head of its migrations in `migrations/`.
 
 Portable types only (SQLite and PostgreSQL): JSON documents are stored as text so both
 databases hold the same bytes and the CLI prints them unchanged.
@@ -6,18 +6,25 @@ databases hold the same bytes and the CLI prints them unchanged.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import (
-    BigInteger,
     Column,
     DateTime,
     Float,
-    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
-    UniqueConstraint,
+)
+
+from ..database.migrate import Schema
+
+CALL_LOG = Schema(
+    name="call_log",
+    versions=Path(__file__).parent / "migrations",
+    version_table="sip_agent_call_log_version",
 )
 
 metadata = MetaData()
@@ -66,34 +73,4 @@ call_events = Table(
     Column("type", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("data", Text, nullable=False),
-)
-
-webhook_outbox = Table(
-    "webhook_outbox",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    Column("webhook_id", String(64), nullable=False),
-    Column("url", Text, nullable=False),
-    Column("call_id", String(128), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("event_type", String(64), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("last_error", Text),
-    # Rows the endpoint refused for good (a 4xx other than 429) stay for inspection.
-    Column("rejected", Integer, nullable=False, default=0),
-    UniqueConstraint("webhook_id", "url", name="uq_webhook_outbox_delivery"),
-    Index("ix_webhook_outbox_pending", "rejected", "url", "call_id", "id"),
-)
-
-webhook_leases = Table(
-    "webhook_leases",
-    metadata,
-    # One sender at a time per (url, call): that is what keeps a call's events in order
-    # when several processes or workers drain one outbox.
-    Column("key", String(512), primary_key=True),
-    Column("owner", String(128), nullable=False),
-    Column("until", DateTime(timezone=True), nullable=False),
 )

@@ -11,17 +11,18 @@ from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
 from ..clock import utc_now
+from ..database.buffer import BufferedWriter
+from ..database.dialect import utc
+from ..database.migrate import migrated_engine
+from ..database.probe import DatabaseCheck
 from ..errors import ConfigError
 from ..events import CallEvent
 from ..logs import make_logger
+from ..redaction import redacted_event
 from ..settings import Settings
-from ..store.buffer import BufferedWriter
-from ..store.engine import engine_for
-from ..store.probe import DatabaseCheck
-from ..store.records import utc
-from ..store.redact import redacted_event
 from .body import webhook_body, webhook_id
 from .outbox import Outbox, Row
+from .schema import OUTBOX
 from .sender import SenderOptions, start_sender
 
 # An event still waiting this long means deliveries have stopped, not a slow endpoint:
@@ -81,7 +82,7 @@ class WebhookHandler:
         )
         # Building the handler (as the health endpoint does) touches neither the database
         # nor the sender: both wait for the first event.
-        self._database = DatabaseCheck(settings.db_url)
+        self._database = DatabaseCheck(settings.db_url, OUTBOX)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebhookHandler:
@@ -108,7 +109,7 @@ class WebhookHandler:
     def _write(self, batches: Sequence[list[Row]]) -> None:
         """In a thread: opens the outbox (and this process's sender) on first use."""
         if self._outbox is None:
-            self._outbox = Outbox(engine_for(self._settings.db_url))
+            self._outbox = Outbox(migrated_engine(self._settings.db_url, OUTBOX))
         limit = self._settings.webhook_outbox_max
         refused = self._outbox.add([row for rows in batches for row in rows], limit)
         if refused and not self._full:

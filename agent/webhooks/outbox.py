@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
 
 from ..clock import utc_now
-from ..store.api import upsert
-from ..store.records import utc
-from ..store.schema import webhook_leases, webhook_outbox
+from ..database.dialect import upsert, utc
+from .schema import webhook_leases, webhook_outbox
 
 Row = dict[str, Any]
 

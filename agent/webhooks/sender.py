@@ -24,9 +24,10 @@ import aiohttp
 from standardwebhooks import Webhook
 
 from .. import metrics
-from ..store.engine import engine_for
+from ..database.migrate import migrated_engine
 from .outbox import Delivery, Outbox
 from .retry import Verdict, backoff_s, retry_after_s, verdict
+from .schema import OUTBOX
 
 POLL_S = 1.0
 LEASE_S = 30.0
@@ -204,7 +205,9 @@ def start_sender(
     with _lock:
         sender = _senders.get((db_url, secret))
         if sender is None:
-            sender = Sender(Outbox(engine_for(db_url)), secret, logger, options or SenderOptions())
+            sender = Sender(
+                Outbox(migrated_engine(db_url, OUTBOX)), secret, logger, options or SenderOptions()
+            )
             sender.start()
             _senders[(db_url, secret)] = sender
         return sender

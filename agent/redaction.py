@@ -1,4 +1,5 @@
-"""Events as stored and sent: JSON-ready, phone numbers following `SIP_AGENT_PHONE_NUMBERS`.
+"""Events as the call log stores them and webhooks send them: JSON-ready, phone numbers
+following `SIP_AGENT_PHONE_NUMBERS`.
 
 A number can hide anywhere: the from/to fields, the participant identity (`sip_+1555…`),
 attributes in `call.updated`. Every string in the event is searched for the call's numbers.
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..events import CallEvent, event_to_dict
-from ..privacy import call_numbers, redact_text
-from ..settings import PhoneNumbers
+from .events import CallEvent, event_to_dict
+from .privacy import call_numbers, redact_text
+from .settings import PhoneNumbers
 
 
 def _replace(value: Any, numbers: dict[str, str]) -> Any:

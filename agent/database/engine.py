@@ -1,4 +1,4 @@
-"""One SQLAlchemy engine per database URL and process, migrated to the head on first use.
+"""One SQLAlchemy engine per database URL and process (each part migrates its own tables).
 
 SQLite is tuned for several job threads and processes writing at once: WAL (readers never
 block the writer), a busy timeout (writers queue instead of failing) and `BEGIN IMMEDIATE`
@@ -8,14 +8,15 @@ from a read lock, which SQLite answers with an immediate "database is locked").
 
 from __future__ import annotations
 
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from ..errors import ConfigError
-from .migrate import upgrade
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
@@ -36,6 +37,31 @@ def database_url(url: str) -> URL:
     if backend not in ("sqlite", "postgresql"):
         msg = f"invalid setting SIP_AGENT_DB_URL: {backend} is not supported (sqlite or postgresql)"
         raise ConfigError(msg)
+    return parsed
+
+
+def check_database_url(url: str) -> URL:
+    """`database_url`, and what a URL needs to work before any database is asked: a port
+    that exists; for SQLite a file path (not memory, where the log dies with the process) in
+    a directory that exists and takes new files (WAL and journal files go beside it)."""
+    parsed = database_url(url)
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ConfigError(f"invalid setting SIP_AGENT_DB_URL: port {parsed.port} is not 1-65535")
+    if parsed.get_backend_name() != "sqlite":
+        return parsed
+    if parsed.database in (None, "", ":memory:"):
+        msg = "invalid setting SIP_AGENT_DB_URL: no database file (use sqlite:///path.db)"
+        raise ConfigError(msg)
+    folder = Path(parsed.database).absolute().parent
+    if not folder.is_dir():
+        raise ConfigError(f"invalid setting SIP_AGENT_DB_URL: directory {folder} does not exist")
+    try:  # a real file, not os.access: root passes that check on a read-only mount
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        msg = (
+            f"invalid setting SIP_AGENT_DB_URL: directory {folder} is not writable ({exc.strerror})"
+        )
+        raise ConfigError(msg) from None
     return parsed
 
 
@@ -64,18 +90,12 @@ def _create(url: URL) -> Engine:
 
 
 def engine_for(url: str) -> Engine:
-    """The process's engine for `url`, schema migrated; raises if the database is down."""
+    """The process's engine for `url` (connections are opened when used)."""
     key = str(url)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = _create(database_url(url))
-            try:
-                upgrade(engine)
-            except Exception:
-                engine.dispose()
-                raise
-            _engines[key] = engine
+            engine = _engines[key] = _create(database_url(url))
         return engine
 
 

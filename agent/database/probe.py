@@ -16,7 +16,8 @@ from sqlalchemy import Engine, text
 
 from ..health import CHECK_TIMEOUT_S
 from .buffer import safe_url
-from .engine import database_url, engine_for
+from .engine import database_url
+from .migrate import Schema, migrated_engine
 
 Query = Callable[[Engine], str | None]
 # Below the health endpoint's own cap, so a slow database is named rather than reported
@@ -53,11 +54,13 @@ def _sqlite_problem(path: Path, *, opened: bool) -> str | None:
 
 
 class DatabaseCheck:
-    """`check(query)`: None when the database answers `SELECT 1` and then `query` (if
-    given) finds no problem; otherwise one line naming SIP_AGENT_DB_URL without password."""
+    """`check(query)`: None when the database answers `SELECT 1` with the part's `schema`
+    at its head and then `query` (if given) finds no problem; otherwise one line naming
+    SIP_AGENT_DB_URL without password."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, schema: Schema) -> None:
         self._url = url
+        self._schema = schema
         self._shown = f"SIP_AGENT_DB_URL={safe_url(url)}"
         self._running: asyncio.Future[str | None] | None = None
         try:
@@ -82,7 +85,7 @@ class DatabaseCheck:
             if path is not None and (problem := _sqlite_problem(path, opened=False)):
                 return f"{self._shown} unusable: {problem}"
             # The process's engine, as the writes use it (created and migrated if need be).
-            engine = engine_for(self._url)
+            engine = migrated_engine(self._url, self._schema)
             with engine.connect() as db:
                 db.execute(text("SELECT 1"))
             if path is not None and (problem := _sqlite_problem(path, opened=True)):

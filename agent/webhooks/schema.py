@@ -1,0 +1,59 @@
+"""The webhook outbox's tables, as SQLAlchemy Core: the head of its migrations in
+`migrations/`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from ..database.migrate import Schema
+
+OUTBOX = Schema(
+    name="webhook_outbox",
+    versions=Path(__file__).parent / "migrations",
+    version_table="sip_agent_webhook_outbox_version",
+)
+
+metadata = MetaData()
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("webhook_id", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("call_id", String(128), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    # Rows the endpoint refused for good (a 4xx other than 429) stay for inspection.
+    Column("rejected", Integer, nullable=False, default=0),
+    UniqueConstraint("webhook_id", "url", name="uq_webhook_outbox_delivery"),
+    Index("ix_webhook_outbox_pending", "rejected", "url", "call_id", "id"),
+)
+
+webhook_leases = Table(
+    "webhook_leases",
+    metadata,
+    # One sender at a time per (url, call): that is what keeps a call's events in order
+    # when several processes or workers drain one outbox.
+    Column("key", String(512), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+)
