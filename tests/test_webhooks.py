@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import signal
@@ -35,6 +36,8 @@ class Receiver:
     port: int
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     delay_s: float = 0.0
+    gate: asyncio.Event | None = None
+    """When set, each answer waits for it: a receiver as slow as a test needs."""
     received: list[dict] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     _arrivals: Waiters = field(default_factory=Waiters)
@@ -49,6 +52,8 @@ class Receiver:
         self.received.append({"id": request.headers["webhook-id"], **payload})
         self._arrivals.notify()
         await asyncio.sleep(self.delay_s)
+        if self.gate is not None:
+            await self.gate.wait()
         status, headers = self.answers.pop(0) if self.answers else (204, {})
         return web.Response(status=status, headers=headers)
 
@@ -100,8 +105,13 @@ def settings_for(tmp_path: Path, url: str, **overrides: object) -> Settings:
     )
 
 
-async def send(settings: Settings, *calls: list, logs: io.StringIO | None = None) -> None:
-    handler = WebhookHandler(settings, make_logger(settings, logs or io.StringIO()), FAST)
+async def send(
+    settings: Settings,
+    *calls: list,
+    logs: io.StringIO | None = None,
+    options: SenderOptions = FAST,
+) -> None:
+    handler = WebhookHandler(settings, make_logger(settings, logs or io.StringIO()), options)
     for events in calls:
         for event in events:
             await handler.handle(event)
@@ -172,6 +182,35 @@ async def test_receiver_down_then_up_gets_everything_in_call_order(tmp_path: Pat
         await receiver.stop()
     assert in_call_order(receiver.delivered())
     assert "t0ps3cret" not in logs.getvalue()
+
+
+async def test_endpoints_are_independent_of_a_slow_and_a_dead_one(tmp_path: Path) -> None:
+    """One receiver answers nothing until the test says so, one URL refuses connections:
+    the healthy receiver still gets every event at once, each exactly once, each call in
+    order, and the dead URL is warned about once."""
+    healthy, slow = Receiver(free_port()), Receiver(free_port(), gate=asyncio.Event())
+    dead = f"http://127.0.0.1:{free_port()}/hook"
+    await healthy.start()
+    await slow.start()
+    logs = WatchedLog()
+    try:
+        settings = settings_for(tmp_path, ",".join((slow.url, dead, healthy.url)))
+        patient = dataclasses.replace(FAST, timeout_s=60.0)  # the slow one is never cut off
+        await send(settings, twilio_call(1), logs=logs, options=patient)
+        await slow.until(lambda: len(slow.received) == 1)  # held from here on
+        await send(settings, busy_call(2), twilio_call(3), logs=logs, options=patient)
+        await healthy.until(lambda: len(healthy.received) >= 12)
+        assert not slow.gate.is_set() and len(slow.received) <= 3  # still held, one per call
+        assert len(healthy.received) == len({r["id"] for r in healthy.received}) == 12
+        assert in_call_order(healthy.delivered())
+        slow.gate.set()
+        await slow.until(lambda: len(slow.delivered()) == 12)
+        assert in_call_order(slow.delivered())
+    finally:
+        await healthy.stop()
+        await slow.stop()
+    failed = [line for line in logs.getvalue().splitlines() if "delivery failed" in line]
+    assert len(failed) == 1 and "/hook" in failed[0]
 
 
 async def test_500_and_429_are_retried_400_is_not(tmp_path: Path, receiver: Receiver) -> None:

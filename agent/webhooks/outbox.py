@@ -83,12 +83,18 @@ class Outbox:
                 db.execute(stmt, [dict(r, attempts=0, rejected=0) for r in kept])
         return len(rows) - len(kept)
 
-    def due(self, limit: int) -> list[Delivery]:
-        """The oldest waiting row of each (URL, call), where it is due."""
+    def urls(self) -> list[str]:
+        """The endpoints with rows still to deliver."""
+        query = select(webhook_outbox.c.url).where(self._waiting).distinct()
+        with self.engine.connect() as db:
+            return list(db.execute(query).scalars())
+
+    def due(self, limit: int, url: str) -> list[Delivery]:
+        """The oldest waiting row of each of this URL's calls, where it is due."""
         heads = (
             select(func.min(webhook_outbox.c.id))
-            .where(self._waiting)
-            .group_by(webhook_outbox.c.url, webhook_outbox.c.call_id)
+            .where(self._waiting, webhook_outbox.c.url == url)
+            .group_by(webhook_outbox.c.call_id)
         )
         query = (
             select(webhook_outbox)

@@ -87,19 +87,50 @@ class Sender:
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        limit = asyncio.Semaphore(PARALLEL_CALLS)
+        # Endpoints are independent: each has its own share of parallel calls and its own
+        # heads from the outbox, and no round waits for another endpoint's answers (a
+        # receiver taking 30 s per answer must not hold up a healthy one).
+        limits: dict[str, asyncio.Semaphore] = {}
+        draining: dict[str, asyncio.Task[None]] = {}
+        """One drain per (URL, call) at a time in this sender: two would send a call's
+        events twice and out of order (the lease is the same owner's for both)."""
         async with aiohttp.ClientSession() as http:
             while not self._stop:
                 self._wake.clear()
                 try:
-                    heads = await asyncio.to_thread(self._outbox.due, BATCH)
-                    await asyncio.gather(*(self._drain(http, limit, d) for d in heads))
+                    for url in await asyncio.to_thread(self._outbox.urls):
+                        limit = limits.setdefault(url, asyncio.Semaphore(PARALLEL_CALLS))
+                        for head in await asyncio.to_thread(self._outbox.due, BATCH, url):
+                            if head.key not in draining:
+                                draining[head.key] = self._spawn(http, limit, head, draining)
                     metrics.outbox_depth(await asyncio.to_thread(self._outbox.depth))
                 except Exception as exc:  # the database is down: warn, keep polling
                     self._log.warning("webhook outbox unreachable; retrying", error=str(exc))
                 # Woken meanwhile: look again at once; else sleep until woken or the poll.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._options.poll_s)
+            # Stopping: a drain sends no further row; the ones mid-request end with it.
+            if draining:
+                await asyncio.wait(draining.values(), timeout=self._options.timeout_s)
+
+    def _spawn(
+        self,
+        http: aiohttp.ClientSession,
+        limit: asyncio.Semaphore,
+        head: Delivery,
+        draining: dict[str, asyncio.Task[None]],
+    ) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(self._drain(http, limit, head))
+
+        def done(_: asyncio.Task[None]) -> None:
+            draining.pop(head.key, None)
+            if not task.cancelled() and task.exception() is not None:
+                self._log.warning(
+                    "webhook outbox unreachable; retrying", error=str(task.exception())
+                )
+
+        task.add_done_callback(done)
+        return task
 
     async def _drain(
         self, http: aiohttp.ClientSession, limit: asyncio.Semaphore, head: Delivery
@@ -184,7 +215,7 @@ class Sender:
                 text = (await response.text(errors="replace"))[:200]
                 after = retry_after_s(response.headers.get("Retry-After"))
                 return response.status, after, f"HTTP {response.status}: {text}"
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except Exception as exc:  # network errors, timeouts, a URL aiohttp cannot use
             return 0, None, f"{type(exc).__name__}: {exc}"
 
 
