@@ -118,3 +118,26 @@ def test_no_package_import_hidden_in_a_function() -> None:
                     target = f"{base}.{node.module}" if node.level else node.module
                     found.add((name, target))
     assert found <= DEFERRED, found - DEFERRED
+
+
+# Parts that must never load another: the stand-in is built on by the simulator and the
+# tests' harness, and the simulator (a product part) is not built on test code.
+NEVER = {
+    "agent.standin": ("agent.simulator", "agent.testing"),
+    "agent.simulator": ("agent.testing",),
+}
+
+
+def test_parts_import_in_their_direction() -> None:
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
+    modules = set(paths) - {"agent"}
+    wrong = set()
+    for name in modules:
+        for part, forbidden in NEVER.items():
+            if name == part or name.startswith(part + "."):
+                wrong |= {
+                    (name, target)
+                    for target in imported(paths[name], modules)
+                    if target.startswith(forbidden)
+                }
+    assert not wrong, wrong

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..events import CallEnded, CallEvent
+from .waiting import Changes
 
 
 class Recorder:
@@ -18,15 +19,13 @@ class Recorder:
         """Seconds each event takes to handle: a slow handler, for delivery tests."""
         self.events: list[CallEvent] = []
         self.closed = False
-        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        self._changes = Changes(name)
 
     async def handle(self, event: CallEvent) -> None:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.events.append(event)
-        for check, waiter in list(self._waiters):
-            if not waiter.done() and check():
-                waiter.set_result(None)
+        self._changes.changed()
 
     async def aclose(self) -> None:
         self.closed = True
@@ -58,16 +57,4 @@ class Recorder:
         await self.wait_for(lambda: len(self.events) >= count, timeout, f"{count} events")
 
     async def wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
-        if check():
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        entry = (check, waiter)
-        self._waiters.append(entry)
-        try:
-            async with asyncio.timeout(timeout):
-                await waiter
-        except TimeoutError:
-            msg = f"{self.name}: no {what} within {timeout:g}s; got {self.types()}"
-            raise TimeoutError(msg) from None
-        finally:
-            self._waiters.remove(entry)
+        await self._changes.until(lambda: True if check() else None, timeout, what, self.types)

@@ -1,0 +1,48 @@
+"""Waiting on a state change, not on a clock: whoever changes the state calls `changed()`,
+and each waiter's check runs again right then."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class Changes:
+    """The waiters on one object's state; `until(find)` returns what `find` found."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._waiters: list[tuple[Callable[[], object], asyncio.Future[object]]] = []
+
+    def changed(self) -> None:
+        for find, waiter in list(self._waiters):
+            if not waiter.done() and (found := find()) is not None:
+                waiter.set_result(found)
+
+    async def until(
+        self,
+        find: Callable[[], T | None],
+        timeout: float,
+        what: str,
+        seen: Callable[[], object] | None = None,
+    ) -> T:
+        """What `find` returns once it is not None (checked now and on every change); a
+        TimeoutError naming `what` (and what was `seen` instead) after `timeout` seconds."""
+        found = find()
+        if found is not None:
+            return found
+        waiter = asyncio.get_running_loop().create_future()
+        entry = (find, waiter)
+        self._waiters.append(entry)
+        try:
+            async with asyncio.timeout(timeout):
+                return await waiter  # type: ignore[no-any-return]
+        except TimeoutError:
+            got = f"; got {seen()}" if seen is not None else ""
+            msg = f"{self.name}: no {what} within {timeout:g}s{got}"
+            raise TimeoutError(msg) from None
+        finally:
+            self._waiters.remove(entry)
