@@ -28,8 +28,7 @@ from agent.assembly import worker_config
 from agent.entrypoint import entrypoint
 from agent.events import CallEvent
 from agent.settings import load_settings
-from agent.testing.job import JobRun, run_job
-from agent.testing.livekit_room import FakeLiveKit
+from agent.standin import FakeLiveKit, JobRun, run_job
 
 STAMP = "x-bench-t"
 latencies: list[float] = []

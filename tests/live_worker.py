@@ -12,7 +12,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType
 
 from agent import health
 from agent.capacity import CallsServer
-from agent.testing.agent_endpoint import AgentEndpoint
+from agent.standin import AgentEndpoint
 
 API_KEY = "devkey"
 API_SECRET = "test-secret-0123456789abcdef0123456789"

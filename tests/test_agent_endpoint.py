@@ -24,7 +24,7 @@ from livekit import api
 from livekit.agents import __version__ as agents_version
 from livekit.protocol import agent
 
-from agent.testing.agent_endpoint import AgentEndpoint, JobRejectedError, NoWorkerError
+from agent.standin import AgentEndpoint, JobRejectedError, NoWorkerError
 
 API_KEY = "devkey"
 # >= 32 bytes: pyjwt warns about shorter HMAC keys and warnings are errors here

@@ -11,7 +11,7 @@ from live_worker import AGENT, API_KEY, API_SECRET, calls_server, running
 from livekit.agents import AgentServer
 
 from agent.capacity import threshold
-from agent.testing.agent_endpoint import AgentEndpoint, JobRejectedError
+from agent.standin import AgentEndpoint, JobRejectedError
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ from livekit import rtc
 from agent.control import CallControl, control
 from agent.events import CallEvent
 from agent.settings import load_settings
-from agent.testing.harness import OneJob
-from agent.testing.livekit_room import FakeLiveKit
-from agent.testing.twirp import (
+from agent.standin import (
     Delay,
+    FakeLiveKit,
     TwirpError,
     TwirpServer,
     room_answers,
@@ -24,6 +23,7 @@ from agent.testing.twirp import (
     server_error,
     sip_error,
 )
+from agent.testing.harness import OneJob
 
 KEY, SECRET = "devkey", "secret-of-at-least-32-bytes-for-hs256"
 ROOM = "call-room"

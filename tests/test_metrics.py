@@ -15,8 +15,7 @@ from agent.entrypoint import entrypoint
 from agent.events import CallEvent
 from agent.handlers import FunctionHandler
 from agent.settings import Settings, load_settings
-from agent.testing.job import JobRun, run_job
-from agent.testing.livekit_room import FakeLiveKit
+from agent.standin import FakeLiveKit, JobRun, run_job
 
 INBOUND = {"sip.callID": "SCL_in", "sip.ruleID": "SDR_1", "sip.trunkID": "ST_in"}
 

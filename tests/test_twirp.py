@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from livekit import api
 
-from agent.testing.twirp import Delay, TwirpServer, server_error, sip_error
+from agent.standin import Delay, TwirpServer, server_error, sip_error
 
 KEY, SECRET = "devkey", "secret-of-at-least-32-bytes-for-hs256"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from livekit.protocol import agent
 
-from agent.testing.agent_endpoint import AgentEndpoint
+from agent.standin import AgentEndpoint
 
 API_KEY = "devkey"
 API_SECRET = "test-secret-0123456789abcdef0123456789"
