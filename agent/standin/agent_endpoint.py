@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -138,6 +139,10 @@ class AgentEndpoint:
         what = f"job {job_id} to report {agent.JobStatus.Name(status)}"
         return await self._changes.until(find, timeout, what)
 
+    async def until(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        """Return once `check()` holds; checked on every message, connection and refusal."""
+        await self._changes.holds(check, timeout, what)
+
     # -- server-initiated actions -------------------------------------------------------------
 
     async def dispatch(
@@ -204,8 +209,8 @@ class AgentEndpoint:
         for ws in sockets:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"dropped by AgentEndpoint")
         if wait:
-            await self._changes.until(
-                lambda: True if not any(c.ws in sockets for c in self._connections) else None,
+            await self.until(
+                lambda: not any(c.ws in sockets for c in self._connections),
                 10,
                 "dropped connections to be cleaned up",
             )

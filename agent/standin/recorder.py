@@ -57,4 +57,4 @@ class Recorder:
         await self.wait_for(lambda: len(self.events) >= count, timeout, f"{count} events")
 
     async def wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
-        await self._changes.until(lambda: True if check() else None, timeout, what, self.types)
+        await self._changes.holds(check, timeout, what, self.types)

@@ -46,3 +46,13 @@ class Changes:
             raise TimeoutError(msg) from None
         finally:
             self._waiters.remove(entry)
+
+    async def holds(
+        self,
+        check: Callable[[], bool],
+        timeout: float,
+        what: str,
+        seen: Callable[[], object] | None = None,
+    ) -> None:
+        """`until` for a yes/no check."""
+        await self.until(lambda: True if check() else None, timeout, what, seen)
