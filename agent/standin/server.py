@@ -13,11 +13,14 @@ Private SDK names used (checked against livekit 1.1.21): ``FfiClient.instance``,
 from __future__ import annotations
 
 import ctypes
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
+from livekit import api
 from livekit.rtc import _ffi_client
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 from livekit.rtc._proto import participant_pb2 as proto_participant
@@ -27,7 +30,7 @@ from . import local_requests
 from .ffi import async_ids, calling_room, deliver, send
 from .participants import Connection
 from .room import FakeRoom
-from .tokens import join_token, joining
+from .tokens import joining
 
 _installed: FakeLiveKit | None = None
 
@@ -119,16 +122,23 @@ class FakeLiveKit:
         name: str = "",
     ) -> str:
         """A join token for ``room`` signed with this server's key (as a token server would)."""
-        return join_token(
-            self.api_key,
-            self.api_secret,
-            room,
-            identity,
-            kind=kind,
-            agent=agent,
-            attributes=attributes,
-            name=name,
+        token = (
+            api.AccessToken(self.api_key, self.api_secret)
+            .with_identity(identity)
+            .with_kind(kind)  # type: ignore[arg-type]
+            .with_grants(
+                api.VideoGrants(
+                    room_join=True, room=room, agent=agent, can_update_own_metadata=True
+                )
+            )
         )
+        if attributes:
+            token = token.with_attributes(dict(attributes))
+        if name:
+            token = token.with_name(name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+            return token.to_jwt()
 
     # -- the FFI side ---------------------------------------------------------------------
 

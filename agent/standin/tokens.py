@@ -1,14 +1,12 @@
-"""Join tokens: minted as a token server would, and checked as LiveKit checks them on join."""
+"""Join tokens, checked as LiveKit checks them when a Room connects."""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 from typing import Any
 
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
-from livekit import api
 from livekit.rtc._proto import participant_pb2 as proto_participant
 
 from .participants import Member, new_sid
@@ -22,34 +20,6 @@ _TOKEN_KINDS = {
     "connector": proto_participant.PARTICIPANT_KIND_CONNECTOR,
     "bridge": proto_participant.PARTICIPANT_KIND_BRIDGE,
 }
-
-
-def join_token(
-    api_key: str,
-    api_secret: str,
-    room: str,
-    identity: str,
-    *,
-    kind: str = "standard",
-    agent: bool = False,
-    attributes: Mapping[str, str] | None = None,
-    name: str = "",
-) -> str:
-    token = (
-        api.AccessToken(api_key, api_secret)
-        .with_identity(identity)
-        .with_kind(kind)  # type: ignore[arg-type]
-        .with_grants(
-            api.VideoGrants(room_join=True, room=room, agent=agent, can_update_own_metadata=True)
-        )
-    )
-    if attributes:
-        token = token.with_attributes(dict(attributes))
-    if name:
-        token = token.with_name(name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
-        return token.to_jwt()
 
 
 def joining(token: str, api_key: str, api_secret: str) -> tuple[str, Member]:
