@@ -18,7 +18,7 @@ _job: contextvars.ContextVar[CallJob] = contextvars.ContextVar("sip_agent_job")
 OUTSIDE_A_JOB = (
     "no sip-agent job here: call control and the `log` action work in handlers and rules"
     " running inside a job (on an event the worker delivered); in your own tests, run the"
-    " worker's entrypoint on a room, e.g. with agent.testing.run_job or the sip_simulator"
+    " worker's entrypoint on a room, e.g. with agent.standin.run_job or the sip_simulator"
     " fixture"
 )
 

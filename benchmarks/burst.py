@@ -40,7 +40,7 @@ from pathlib import Path
 import psutil
 from livekit.protocol import agent as agent_pb
 
-from agent.testing.agent_endpoint import AgentEndpoint, JobRejectedError
+from agent.standin import AgentEndpoint, JobRejectedError
 
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "devkey"

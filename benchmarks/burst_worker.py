@@ -27,7 +27,7 @@ from livekit.agents import AgentServer, JobProcess, cli
 from agent.assembly import worker_config
 from agent.entrypoint import entrypoint
 from agent.settings import load_settings
-from agent.testing.livekit_room import FakeLiveKit, FakeRoom
+from agent.standin import FakeLiveKit, FakeRoom
 
 CALLER = "sip_+15551230001"
 

@@ -28,8 +28,7 @@ from agent.assembly import worker_config
 from agent.entrypoint import entrypoint
 from agent.events import CallEvent
 from agent.settings import load_settings
-from agent.testing.job import JobRun, run_job
-from agent.testing.livekit_room import FakeLiveKit
+from agent.standin import FakeLiveKit, run_job
 
 STAMP = "x-bench-t"
 latencies: list[float] = []
@@ -40,11 +39,6 @@ async def record(event: CallEvent) -> None:
         stamp = event.changed.get(STAMP) or event.added.get(STAMP)
         if stamp is not None:
             latencies.append(time.perf_counter() - float(stamp))
-
-
-async def connected(job: JobRun) -> None:
-    while not job.ctx.room.isconnected():
-        await asyncio.sleep(0.01)
 
 
 async def run(calls: int, seconds: float, rate: float, fanout: bool) -> dict[str, float]:
@@ -69,7 +63,7 @@ async def run(calls: int, seconds: float, rate: float, fanout: bool) -> dict[str
             )
             jobs.append(job)
             await asyncio.sleep(0.1 / max(1, calls // 200))  # arrivals at ~10 calls/s per 200
-        await asyncio.gather(*(connected(j) for j in jobs))
+        await asyncio.gather(*(j.connected(30) for j in jobs))
         await asyncio.sleep(1)
         gc.collect()
         rss = proc.memory_info().rss

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from agent import tracker
 from agent.database.engine import dispose_all
 from agent.events import CallEvent
-from agent.testing.waiters import Waiters
+from agent.standin.waiting import Changes
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 PG_URL_ENV = "SIP_AGENT_TEST_PG_URL"
@@ -73,15 +73,15 @@ class WatchedLog(io.StringIO):
 
     def __init__(self) -> None:
         super().__init__()
-        self._written = Waiters()
+        self._written = Changes("log")
 
     def write(self, text: str) -> int:
         written = super().write(text)
-        self._written.notify()
+        self._written.changed()
         return written
 
     async def until(self, text: str, timeout: float = 10.0) -> None:
-        await self._written.wait_for(lambda: text in self.getvalue(), timeout, repr(text))
+        await self._written.holds(lambda: text in self.getvalue(), timeout, repr(text))
 
 
 def free_port() -> int:

@@ -12,7 +12,8 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType
 
 from agent import health
 from agent.capacity import CallsServer
-from agent.testing.agent_endpoint import AgentEndpoint
+from agent.standin import AgentEndpoint
+from agent.testing.polling import eventually
 
 API_KEY = "devkey"
 API_SECRET = "test-secret-0123456789abcdef0123456789"
@@ -65,8 +66,7 @@ async def health_endpoint(checks: health.Health) -> AsyncIterator[str]:
         server = calls_server(endpoint)
         front = health.serve(server, checks, "127.0.0.1", 0)
         async with running(server, endpoint):
-            while not front.port:
-                await asyncio.sleep(0.01)
+            await eventually(lambda: front.port, 5, "the health endpoint's port")
             yield f"http://127.0.0.1:{front.port}"
         await front.aclose()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,8 @@ from livekit import api
 from livekit.agents import __version__ as agents_version
 from livekit.protocol import agent
 
-from agent.testing.agent_endpoint import AgentEndpoint, JobRejectedError, NoWorkerError
+from agent.standin import AgentEndpoint, JobRejectedError, NoWorkerError
+from agent.testing.polling import eventually, stop_process
 
 API_KEY = "devkey"
 # >= 32 bytes: pyjwt warns about shorter HMAC keys and warnings are errors here
@@ -84,21 +84,6 @@ class WorkerProcess:
 SpawnWorker = Callable[..., WorkerProcess]
 
 
-async def _stop(worker: WorkerProcess) -> None:
-    """SIGTERM (the worker drains), then SIGKILL; polling keeps the endpoint's loop serving."""
-    proc = worker.proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-    if proc.poll() is None:
-        proc.kill()
-        while proc.poll() is None:
-            await asyncio.sleep(0.05)
-    worker.log.close()
-
-
 @pytest.fixture
 async def endpoint() -> AsyncIterator[AgentEndpoint]:
     async with AgentEndpoint(api_key=API_KEY, api_secret=API_SECRET) as ep:
@@ -138,16 +123,8 @@ async def spawn_worker(
 
     yield spawn
     for worker in workers:
-        await _stop(worker)
-
-
-async def _eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+        await stop_process(worker.proc, timeout=5)
+        worker.log.close()
 
 
 def _kinds(endpoint: AgentEndpoint) -> list[str]:
@@ -195,7 +172,7 @@ async def test_worker_registers_and_runs_dispatched_job(
         agent.JobStatus.JS_RUNNING,
         agent.JobStatus.JS_SUCCESS,
     ]
-    await _eventually(lambda: bool(worker.markers()), 5, "the entrypoint marker")
+    await eventually(lambda: bool(worker.markers()), 5, "the entrypoint marker")
     assert worker.markers() == [f"job={job.id} room=call-room-1"]
 
     kinds = [k for k in _kinds(endpoint) if k != "update_worker"]
@@ -215,7 +192,7 @@ async def test_terminate_ends_running_job(
     await endpoint.wait_for_worker(AGENT_NAME, timeout=20)
     job = await endpoint.dispatch(AGENT_NAME, "call-room-2", metadata="stay")
     await endpoint.wait_for_job_status(job.id, agent.JobStatus.JS_RUNNING, timeout=10)
-    await _eventually(lambda: bool(worker.markers()), 5, "the entrypoint marker")
+    await eventually(lambda: bool(worker.markers()), 5, "the entrypoint marker")
 
     await endpoint.terminate(job.id)
     # livekit-agents 1.8.9 reports a job ended by JobTermination as SUCCESS, not FAILED
@@ -247,9 +224,9 @@ async def test_worker_with_wrong_secret_is_refused(
     endpoint: AgentEndpoint, spawn_worker: SpawnWorker
 ) -> None:
     worker = spawn_worker(api_secret="wrong-secret-0123456789abcdef0123456789")
-    await _eventually(lambda: bool(endpoint.auth_failures), 20, "the worker's refused connect")
+    await endpoint.until(lambda: bool(endpoint.auth_failures), 20, "the worker's refused connect")
     assert endpoint.auth_failures[0].startswith("invalid token")
-    await _eventually(lambda: "401" in worker.output(), 5, "the worker to log the 401")
+    await eventually(lambda: "401" in worker.output(), 5, "the worker to log the 401")
     assert endpoint.registrations == []
     assert endpoint.messages == []
     with pytest.raises(NoWorkerError, match=AGENT_NAME):
@@ -309,7 +286,7 @@ async def test_default_dev_credentials_and_ping() -> None:
             pong = agent.ServerMessage.FromString(await ws.receive_bytes(timeout=5))
             assert pong.pong.last_timestamp == 1234
             assert (await ep.wait_for_worker("x", timeout=1)).request.agent_name == "x"
-        await _eventually(lambda: ep.workers == [], 5, "the closed socket to be forgotten")
+        await ep.until(lambda: ep.workers == [], 5, "the closed socket to be forgotten")
 
 
 def _dev_token() -> str:

@@ -15,8 +15,8 @@ import pytest
 
 from agent.call import MAX_ATTRIBUTES, MAX_ATTRIBUTES_TOTAL_CHARS, clean_attributes
 from agent.settings import load_settings
+from agent.standin import FakeLiveKit
 from agent.testing.harness import OneJob
-from agent.testing.livekit_room import FakeLiveKit
 from agent.webhooks.body import webhook_id
 
 INBOUND = {

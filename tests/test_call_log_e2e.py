@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent.database.engine import dispose_all
+from agent.standin import FakeLiveKit
 from agent.store import CallStore
-from agent.testing.livekit_room import FakeLiveKit
 from agent.webhooks import stop_senders
 from tests.test_scenarios_sdk import API_SECRET, Call
 from tests.test_webhooks import Receiver, receiver, settings_for

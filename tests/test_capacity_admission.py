@@ -11,7 +11,8 @@ from live_worker import AGENT, API_KEY, API_SECRET, calls_server, running
 from livekit.agents import AgentServer
 
 from agent.capacity import threshold
-from agent.testing.agent_endpoint import AgentEndpoint, JobRejectedError
+from agent.standin import AgentEndpoint, JobRejectedError
+from agent.testing.polling import eventually
 
 
 @pytest.fixture
@@ -50,9 +51,7 @@ async def test_a_full_worker_refuses_beyond_max_calls(endpoint: AgentEndpoint) -
     server = calls_server(endpoint, max_calls=3)
     async with running(server, endpoint):
         assert await dispatch_burst(endpoint, 5) == (3, 2)
-        async with asyncio.timeout(5):
-            while server.calls_load() < 1.0:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: server.calls_load() >= 1.0, 5, "a full load")
 
 
 async def test_a_second_job_for_a_room_it_serves_is_refused(endpoint: AgentEndpoint) -> None:
@@ -62,9 +61,11 @@ async def test_a_second_job_for_a_room_it_serves_is_refused(endpoint: AgentEndpo
     server = calls_server(endpoint)
     async with running(server, endpoint):
         await endpoint.dispatch(AGENT, "call-a")
-        async with asyncio.timeout(10):
-            while not any(j.job.room.name == "call-a" for j in server.active_jobs):
-                await asyncio.sleep(0.01)
+        await eventually(
+            lambda: any(j.job.room.name == "call-a" for j in server.active_jobs),
+            10,
+            "the job for call-a running",
+        )
         with pytest.raises(JobRejectedError):
             await endpoint.dispatch(AGENT, "call-a")
         await endpoint.dispatch(AGENT, "call-b")

@@ -11,7 +11,7 @@ from livekit import rtc
 from livekit.rtc._ffi_client import FfiClient, FfiQueue
 
 from agent import ffi_routing
-from agent.testing.livekit_room import FakeLiveKit
+from agent.standin import FakeLiveKit
 
 NO_SUBSCRIBE = rtc.RoomOptions(auto_subscribe=False)
 

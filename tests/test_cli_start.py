@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.testing.agent_endpoint import AgentEndpoint
+from agent.standin import AgentEndpoint
 
 SECRET = "test-secret-0123456789abcdef0123456789"
 ROOT = Path(__file__).resolve().parents[1]

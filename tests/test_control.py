@@ -13,10 +13,9 @@ from livekit import rtc
 from agent.control import CallControl, control
 from agent.events import CallEvent
 from agent.settings import load_settings
-from agent.testing.harness import OneJob
-from agent.testing.livekit_room import FakeLiveKit
-from agent.testing.twirp import (
+from agent.standin import (
     Delay,
+    FakeLiveKit,
     TwirpError,
     TwirpServer,
     room_answers,
@@ -24,6 +23,7 @@ from agent.testing.twirp import (
     server_error,
     sip_error,
 )
+from agent.testing.harness import OneJob
 
 KEY, SECRET = "devkey", "secret-of-at-least-32-bytes-for-hs256"
 ROOM = "call-room"
@@ -250,9 +250,9 @@ async def test_dial_busy_after_joining_carries_sip_status(
 
     async def dial(ctl: CallControl) -> None:
         task = asyncio.ensure_future(ctl.dial("+15550002222", trunk="ST_out", identity="callee"))
-        await asyncio.sleep(0.05)
+        await twirp.received("SIP/CreateSIPParticipant")
         room.join("callee", attributes={"sip.callStatus": "dialing", "sip.callID": "SCL_out"})
-        await asyncio.sleep(0.05)
+        await room.settle()
         room.leave("callee", "USER_REJECTED")
         await task
 
@@ -322,6 +322,7 @@ async def test_connection_refused_is_reported(
 async def test_attributes_dtmf_and_dispatch(livekit: FakeLiveKit, twirp: TwirpServer) -> None:
     """set_attributes updates the participant (seen as call.updated); dispatch and DTMF go out."""
     sent_dtmf: list[tuple[int, str]] = []
+    acted = asyncio.Event()
 
     async def act(ctl: CallControl) -> None:
         local = ctl.job.room.local_participant
@@ -333,12 +334,13 @@ async def test_attributes_dtmf_and_dispatch(livekit: FakeLiveKit, twirp: TwirpSe
         assert await ctl.set_attributes({"queue": "billing"})
         assert await ctl.dispatch_agent("support-agent", '{"k": 1}') is not None
         assert await ctl.send_dtmf("1#")
+        acted.set()
 
     worker = await start(livekit, on("call.started", act))
     livekit.room(ROOM).join("caller", attributes=CALLER)
     (updated,) = await worker.until("call.updated")
     assert updated.added == {"queue": "billing"}
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(acted.wait(), 5)
     assert twirp.sent("AgentDispatchService/CreateDispatch") == [
         {"agent_name": "support-agent", "room": ROOM, "metadata": '{"k": 1}'}
     ]

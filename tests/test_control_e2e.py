@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.testing.livekit_room import FakeLiveKit
-from agent.testing.twirp import TwirpServer, sip_error
+from agent.standin import FakeLiveKit, TwirpServer, sip_error
 from tests.test_control import CALLER, ROOM, livekit, start, twirp
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "routing.toml"

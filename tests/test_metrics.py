@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Iterator
 
@@ -15,8 +14,7 @@ from agent.entrypoint import entrypoint
 from agent.events import CallEvent
 from agent.handlers import FunctionHandler
 from agent.settings import Settings, load_settings
-from agent.testing.job import JobRun, run_job
-from agent.testing.livekit_room import FakeLiveKit
+from agent.standin import FakeLiveKit, run_job
 
 INBOUND = {"sip.callID": "SCL_in", "sip.ruleID": "SDR_1", "sip.trunkID": "ST_in"}
 
@@ -35,15 +33,10 @@ def settings_with_metrics(**overrides: object) -> Settings:
     return load_settings(metrics_port=0, log_format="json", hangup_grace_s=0.05, **overrides)
 
 
-async def connected(job: JobRun) -> None:
-    while not job.ctx.room.isconnected():
-        await asyncio.sleep(0.005)
-
-
 async def run_call(livekit: FakeLiveKit, settings: Settings, room: str, handlers=()) -> None:
     config = worker_config(settings, handlers)
     job = await run_job(livekit, functools.partial(entrypoint, config=config), room=room)
-    await asyncio.wait_for(connected(job), 5)
+    await job.connected(5)
     fake = job.room
     fake.join("sip_caller", attributes={**INBOUND, "sip.callStatus": "ringing"})
     await fake.settle()

@@ -11,7 +11,7 @@ from agent.handlers import FunctionHandler
 from agent.logs import make_logger
 from agent.pipeline import Pipeline
 from agent.settings import load_settings
-from agent.testing.recorder import Recorder
+from agent.standin import Recorder
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

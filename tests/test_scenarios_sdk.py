@@ -15,9 +15,8 @@ import pytest
 
 from agent.events import CallStatusChanged, CallUpdated
 from agent.settings import load_settings
+from agent.standin import FakeLiveKit, Recorder
 from agent.testing.harness import OneJob
-from agent.testing.livekit_room import FakeLiveKit
-from agent.testing.recorder import Recorder
 
 API_SECRET = "test-secret-0123456789abcdef0123456789"
 TWILIO_INBOUND = {

@@ -10,8 +10,7 @@ import pytest
 from livekit import rtc
 from livekit.agents import AutoSubscribe, JobContext, get_job_context
 
-from agent.testing.job import run_job
-from agent.testing.livekit_room import FakeLiveKit, FakeRoom
+from agent.standin import FakeLiveKit, FakeRoom, run_job
 
 EVENTS = (
     "participant_connected",

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from livekit import api
 
-from agent.testing.twirp import Delay, TwirpServer, server_error, sip_error
+from agent.standin import Delay, TwirpServer, server_error, sip_error
 
 KEY, SECRET = "devkey", "secret-of-at-least-32-bytes-for-hs256"
 
@@ -114,3 +114,19 @@ async def test_missing_grant_is_permission_denied(server: TwirpServer) -> None:
         assert resp.status == 403
         body = await resp.json()
     assert body == {"code": "permission_denied", "msg": "requires roomAdmin for room 'r1'"}
+
+
+async def test_received_waits_for_a_request_still_being_answered(
+    server: TwirpServer, client: api.LiveKitAPI
+) -> None:
+    """`received` returns when the request arrives, before its (delayed) answer; it names what
+    did arrive when the request never does."""
+    server.script("RoomService/DeleteRoom", Delay(1))
+    asked = asyncio.ensure_future(client.room.delete_room(api.DeleteRoomRequest(room="r1")))
+    try:
+        assert await server.received("RoomService/DeleteRoom", timeout=2) == [{"room": "r1"}]
+        assert not asked.done()
+        with pytest.raises(TimeoutError, match=r"no 1 SIP/TransferSIPParticipant within 0.1s"):
+            await server.received("SIP/TransferSIPParticipant", timeout=0.1)
+    finally:
+        asked.cancel()

@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 from agent.database.engine import dispose_all
 from agent.logs import make_logger
 from agent.settings import Settings, load_settings
-from agent.testing.waiters import Waiters
+from agent.standin.waiting import Changes
 from agent.webhooks import SenderOptions, WebhookHandler, stop_senders
 from tests.call_log_support import WatchedLog, busy_call, free_port, twilio_call
 
@@ -40,7 +40,7 @@ class Receiver:
     """When set, each answer waits for it: a receiver as slow as a test needs."""
     received: list[dict] = field(default_factory=list)
     _runner: web.AppRunner | None = None
-    _arrivals: Waiters = field(default_factory=Waiters)
+    _arrivals: Changes = field(default_factory=lambda: Changes("receiver"))
 
     @property
     def url(self) -> str:
@@ -50,7 +50,7 @@ class Receiver:
         body = await request.text()
         payload = Webhook(SECRET).verify(body, dict(request.headers))
         self.received.append({"id": request.headers["webhook-id"], **payload})
-        self._arrivals.notify()
+        self._arrivals.changed()
         await asyncio.sleep(self.delay_s)
         if self.gate is not None:
             await self.gate.wait()
@@ -70,7 +70,7 @@ class Receiver:
 
     async def until(self, check: Callable[[], bool], timeout: float = 10.0) -> None:
         """Return once `check()` holds, looked at on each arrival."""
-        await self._arrivals.wait_for(check, timeout, "expected deliveries")
+        await self._arrivals.holds(check, timeout, "expected deliveries")
 
     def delivered(self) -> list[tuple[str, int]]:
         """(call, seq) of each distinct delivery, in the order first received."""

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from livekit.protocol import agent
 
-from agent.testing.agent_endpoint import AgentEndpoint
+from agent.standin import AgentEndpoint
+from agent.testing.polling import eventually, stop_process
 
 API_KEY = "devkey"
 API_SECRET = "test-secret-0123456789abcdef0123456789"
@@ -69,14 +70,6 @@ def call_lines(log_path: Path) -> list[dict]:
     ]
 
 
-async def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout=15)
-    except TimeoutError:
-        proc.kill()
-
-
 async def test_worker_takes_a_dispatched_call_and_logs_it(
     endpoint: AgentEndpoint, tmp_path: Path
 ) -> None:
@@ -91,7 +84,7 @@ async def test_worker_takes_a_dispatched_call_and_logs_it(
         assert job.availability.available
         await endpoint.wait_for_job_status(job.id, agent.JobStatus.JS_SUCCESS, timeout=30)
     finally:
-        await stop(proc)
+        await stop_process(proc)
     output = log_path.read_text(errors="replace")
     calls = call_lines(log_path)
     assert [c["event"] for c in calls] == [
@@ -121,9 +114,11 @@ async def test_sigterm_drains_a_live_call(endpoint: AgentEndpoint, tmp_path: Pat
     try:
         await endpoint.wait_for_worker("phones-e2e", timeout=30)
         job = await endpoint.dispatch("phones-e2e", "call-room-7")
-        async with asyncio.timeout(30):
-            while not any(c["event"] == "call.answered" for c in call_lines(log_path)):
-                await asyncio.sleep(0.05)
+        await eventually(
+            lambda: any(c["event"] == "call.answered" for c in call_lines(log_path)),
+            30,
+            "call.answered in the worker's log",
+        )
         proc.send_signal(signal.SIGTERM)
         await asyncio.sleep(1)
         assert proc.poll() is None, "the worker left with a call still up"

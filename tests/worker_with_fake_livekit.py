@@ -12,7 +12,7 @@ import threading
 import time
 
 from agent.cli import main
-from agent.testing.livekit_room import FakeLiveKit
+from agent.standin import FakeLiveKit
 
 fake = FakeLiveKit(
     api_key=os.environ["LIVEKIT_API_KEY"], api_secret=os.environ["LIVEKIT_API_SECRET"]

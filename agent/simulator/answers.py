@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..testing.twirp import Reply, TwirpError, server_error, sip_error
+from ..standin.answers import Reply, TwirpError, server_error, sip_error
 
 # Action name (as in the rules) -> the Twirp method it calls. A hangup's BYE goes through
 # RemoveParticipant when the SIP participant does not take the EndCall RPC, as here.

@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 from livekit import api
 
-from ..testing.livekit_room import FakeLiveKit
-from ..testing.twirp import (
+from ..standin import (
+    FakeLiveKit,
     Reply,
     TwirpError,
     TwirpRequest,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..outcome import EndedBy, Outcome
-from ..testing.twirp import Reply, TwirpError
+from ..standin.answers import Reply, TwirpError
 
 
 @dataclass(frozen=True, slots=True)

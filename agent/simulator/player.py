@@ -17,9 +17,7 @@ from livekit import api
 
 from ..entrypoint import WorkerConfig, entrypoint
 from ..handlers.registry import as_factory
-from ..testing.job import JobRun, run_job
-from ..testing.livekit_room import FakeLiveKit, FakeRoom
-from ..testing.recorder import Recorder
+from ..standin import FakeLiveKit, FakeRoom, JobRun, Recorder, run_job
 from .clock import ScenarioClock
 from .livekit_api import API_KEY, API_SECRET, Requests, livekit_api
 from .model import DeleteRoom, Dtmf, Join, Leave, Reconnect, Scenario, SetAttributes, Step, Wait
@@ -109,9 +107,7 @@ class _Stage:
         # first runs, so os.environ stays the user's.
         run.ctx.api = self.api
         self.jobs[room] = run
-        async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            while not run.ctx.room.isconnected() and not run.done:
-                await asyncio.sleep(0.005)
+        await run.connected(CONNECT_TIMEOUT_S)
 
     async def _end_idle_job(self, room: str) -> None:
         """A job whose calls all ended is on its way out: let it go before a new call."""

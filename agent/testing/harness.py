@@ -9,7 +9,6 @@ handler: how a test drives a call and watches what the handlers get.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -17,9 +16,7 @@ from typing import Any
 from ..assembly import worker_config
 from ..entrypoint import entrypoint
 from ..settings import Settings
-from .job import JobRun, run_job
-from .livekit_room import FakeLiveKit, FakeRoom
-from .recorder import Recorder
+from ..standin import FakeLiveKit, FakeRoom, JobRun, Recorder, run_job
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -60,9 +57,7 @@ class OneJob:
             agent_name=self.settings.name,
         )
         # The job connects in its own task: wait for it, as a server would before routing.
-        async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            while not self.room.rooms() and not self._job.done:
-                await asyncio.sleep(0.005)
+        await self._job.connected(CONNECT_TIMEOUT_S)
         await self.room.settle()
         return self._job
 

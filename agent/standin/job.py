@@ -1,4 +1,5 @@
-"""Run a job entrypoint with a real JobContext on a real rtc.Room, against FakeLiveKit.
+"""Run a job entrypoint with a real JobContext on a real rtc.Room, against FakeLiveKit:
+the stand-in for livekit-agents' job runner.
 
 Mirrors what livekit-agents' job runner does (``ipc/job_proc_lazy_main.py``: ``_start_job``,
 ``_run_job_task``, ``_shutdown_job``) without a worker, a job process or a server, so an
@@ -30,7 +31,8 @@ from livekit.agents.job import JobAcceptArguments, RunningJobInfo, _JobContextVa
 from livekit.agents.utils import http_context
 from livekit.protocol import agent, models
 
-from .livekit_room import FakeLiveKit, FakeRoom
+from .room import FakeRoom
+from .server import FakeLiveKit
 
 __all__ = ["ENTRYPOINT_TIMEOUT", "JobRun", "run_job"]
 
@@ -60,6 +62,14 @@ class JobRun:
     room: FakeRoom
     _shutdown: asyncio.Future[str] = field(repr=False)
     _task: asyncio.Task[str] = field(repr=False)
+    _connected: asyncio.Future[None] = field(repr=False)
+
+    async def connected(self, timeout: float = 5) -> None:
+        """Return once the job's room is connected (`ctx.connect()` returned), or the job
+        ended without connecting."""
+        async with asyncio.timeout(timeout):
+            waits: set[asyncio.Future[Any]] = {self._connected, self._task}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
 
     async def wait(self, timeout: float = 10) -> str:
         """The shutdown reason, once the job fully ended (shutdown callbacks done)."""
@@ -110,6 +120,7 @@ async def run_job(
     rtc_room = rtc.Room()
     rtc_room._info.name = room  # as _start_job does: ctx.room.name before connecting
     shutdown: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def _set_shutdown(reason: str) -> None:
         if not shutdown.done():
@@ -120,12 +131,12 @@ async def run_job(
         proc=JobProcess(executor_type=JobExecutorType.THREAD, user_arguments=None, http_proxy=None),
         info=info,
         room=rtc_room,
-        on_connect=lambda: None,
+        on_connect=lambda: connected.set_result(None),
         on_shutdown=lambda reason: _set_shutdown(reason or "user requested"),
         inference_executor=_NoInference(),
     )
     task = asyncio.create_task(_run(ctx, entrypoint, shutdown), name=f"job-{job.id}")
-    return JobRun(ctx=ctx, room=fake_room, _shutdown=shutdown, _task=task)
+    return JobRun(ctx=ctx, room=fake_room, _shutdown=shutdown, _task=task, _connected=connected)
 
 
 async def _run(ctx: JobContext, entrypoint: Entrypoint, shutdown: asyncio.Future[str]) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..events import CallEnded, CallEvent
-from .waiters import Waiters
+from .waiting import Changes
 
 
 class Recorder:
@@ -19,13 +19,13 @@ class Recorder:
         """Seconds each event takes to handle: a slow handler, for delivery tests."""
         self.events: list[CallEvent] = []
         self.closed = False
-        self._waiters = Waiters()
+        self._changes = Changes(name)
 
     async def handle(self, event: CallEvent) -> None:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.events.append(event)
-        self._waiters.notify()
+        self._changes.changed()
 
     async def aclose(self) -> None:
         self.closed = True
@@ -57,7 +57,4 @@ class Recorder:
         await self.wait_for(lambda: len(self.events) >= count, timeout, f"{count} events")
 
     async def wait_for(self, check: Callable[[], bool], timeout: float, what: str) -> None:
-        try:
-            await self._waiters.wait_for(check, timeout, what)
-        except TimeoutError as exc:
-            raise TimeoutError(f"{self.name}: {exc}; got {self.types()}") from None
+        await self._changes.holds(check, timeout, what, self.types)

@@ -14,7 +14,7 @@ import asyncio
 import json
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -23,18 +23,10 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 from livekit import api
 
-from .livekit_room import FakeLiveKit
+from .answers import Answer, Delay, Reply, TwirpError, TwirpRequest
+from .waiting import Changes
 
-__all__ = [
-    "Delay",
-    "Reply",
-    "TwirpError",
-    "TwirpRequest",
-    "TwirpServer",
-    "room_effects",
-    "server_error",
-    "sip_error",
-]
+__all__ = ["METHODS", "AnswerHook", "Hook", "Responder", "TwirpServer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,78 +94,6 @@ METHODS: Mapping[str, _Method] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class TwirpRequest:
-    """One request as received: `method` is `Service/Method` without the package."""
-
-    method: str
-    body: dict[str, Any]
-    """The request as protobuf JSON (field names as in the .proto, defaults left out)."""
-    claims: Mapping[str, Any]
-    content_type: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A success; `body` (protobuf JSON) fills the response message."""
-
-    body: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class TwirpError:
-    """A Twirp error as LiveKit sends it: HTTP status plus `{"code", "msg", "meta"}`."""
-
-    status: int
-    code: str
-    msg: str
-    meta: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Delay:
-    """Hold the answer for `seconds` (a client timeout shorter than that fires first)."""
-
-    seconds: float
-    then: Reply | TwirpError = field(default_factory=Reply)
-
-
-Answer = Reply | TwirpError | Delay
-
-_SIP_REASONS = {
-    404: "Not Found",
-    408: "Request Timeout",
-    480: "Temporarily Unavailable",
-    486: "Busy Here",
-    487: "Request Terminated",
-    503: "Service Unavailable",
-    600: "Busy Everywhere",
-    603: "Decline",
-}
-# The Twirp code (and its HTTP status) LiveKit's SIP service pairs with a SIP failure class.
-_SIP_TWIRP = {4: ("not_found", 404), 5: ("unavailable", 503), 6: ("permission_denied", 403)}
-
-
-def sip_error(sip_status_code: int, reason: str | None = None, **meta: str) -> TwirpError:
-    """A dial or transfer that failed with a SIP final response, e.g. 486 Busy Here."""
-    phrase = reason or _SIP_REASONS.get(sip_status_code, "")
-    if sip_status_code in (486, 600):
-        code, status = "resource_exhausted", 429
-    else:
-        code, status = _SIP_TWIRP.get(sip_status_code // 100, ("unknown", 500))
-    return TwirpError(
-        status=status,
-        code=code,
-        msg=f"sip status: {sip_status_code}: {phrase}",
-        meta={"sip_status_code": str(sip_status_code), "sip_status": phrase, **meta},
-    )
-
-
-def server_error(status: int = 503, msg: str = "no response from servers") -> TwirpError:
-    """LiveKit's answer when no SIP service (or another backend) responds."""
-    return TwirpError(status=status, code="unavailable" if status == 503 else "internal", msg=msg)
-
-
 Hook = Callable[[TwirpRequest], Awaitable[None] | None]
 AnswerHook = Callable[[TwirpRequest, Reply | TwirpError], None]
 Responder = Callable[[TwirpRequest], Reply | None]
@@ -205,6 +125,7 @@ class TwirpServer:
         ListRooms from a fake server's rooms."""
         self._script: defaultdict[str, deque[Answer]] = defaultdict(deque)
         self._runner: web.AppRunner | None = None
+        self._changes = Changes("TwirpServer")
         self.url = ""
 
     def script(self, method: str, *answers: Answer) -> None:
@@ -221,6 +142,19 @@ class TwirpServer:
     def sent(self, method: str) -> list[dict[str, Any]]:
         """Bodies of the requests received for `Service/Method`, in order."""
         return [r.body for r in self.requests if r.method == method]
+
+    async def received(
+        self, method: str, count: int = 1, timeout: float = 5
+    ) -> list[dict[str, Any]]:
+        """The bodies of `method`'s requests once `count` of them arrived (answered or not)."""
+
+        def enough() -> list[dict[str, Any]] | None:
+            bodies = self.sent(method)
+            return bodies if len(bodies) >= count else None
+
+        return await self._changes.until(
+            enough, timeout, f"{count} {method}", lambda: [r.method for r in self.requests]
+        )
 
     async def start(self) -> None:
         app = web.Application()
@@ -271,6 +205,7 @@ class TwirpServer:
             content_type=content_type,
         )
         self.requests.append(request)
+        self._changes.changed()
         queued = self._script[request.method]
         answer: Answer = queued.popleft() if queued else self._default(request)
         if isinstance(answer, Delay):
@@ -313,43 +248,3 @@ def _error(error: TwirpError) -> web.Response:
     if error.meta:
         body["meta"] = dict(error.meta)
     return web.Response(status=error.status, text=json.dumps(body), content_type="application/json")
-
-
-def room_effects(livekit: FakeLiveKit) -> Hook:
-    """What LiveKit does to its rooms after these requests succeed, played on FakeLiveKit:
-    a removed participant leaves with PARTICIPANT_REMOVED, a deleted room is deleted,
-    UpdateParticipant sets attributes, and a dialled participant joins answered."""
-
-    def effect(request: TwirpRequest) -> None:
-        body = request.body
-        if request.method == "RoomService/RemoveParticipant":
-            livekit.room(body["room"]).leave(body["identity"], "PARTICIPANT_REMOVED")
-        elif request.method == "RoomService/DeleteRoom":
-            livekit.room(body["room"]).delete()
-        elif request.method == "RoomService/UpdateParticipant":
-            livekit.room(body["room"]).set_attributes(body["identity"], body["attributes"])
-        elif request.method == "SIP/CreateSIPParticipant":
-            attributes = {
-                **body.get("participant_attributes", {}),
-                "sip.callID": f"SCL_{body['participant_identity']}",
-                "sip.callStatus": "active",
-                "sip.phoneNumber": body["sip_call_to"],
-                "sip.trunkID": body["sip_trunk_id"],
-            }
-            livekit.room(body["room_name"]).join(
-                body["participant_identity"], attributes=attributes
-            )
-
-    return effect
-
-
-def room_answers(livekit: FakeLiveKit) -> Responder:
-    """What LiveKit answers from its rooms: ListRooms lists the named rooms that exist."""
-
-    def answer(request: TwirpRequest) -> Reply | None:
-        if request.method != "RoomService/ListRooms":
-            return None
-        rooms = livekit.existing(request.body.get("names", []))
-        return Reply({"rooms": [{"sid": room.sid, "name": room.name} for room in rooms]})
-
-    return answer

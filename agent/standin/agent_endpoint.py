@@ -8,99 +8,31 @@ an in-process server that speaks the same protobuf protocol and records everythi
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from livekit import api
 from livekit.protocol import agent, models
 
-__all__ = [
-    "AgentEndpoint",
-    "DispatchedJob",
-    "EndpointError",
-    "JobRejectedError",
-    "NoWorkerError",
-    "RegisteredWorker",
-]
-
-_T = TypeVar("_T")
+from .waiting import Changes
+from .workers import (
+    DispatchedJob,
+    EndpointError,
+    JobRejectedError,
+    NoWorkerError,
+    RegisteredWorker,
+    WorkerConnection,
+    agent_token,
+    new_id,
+    short_secrets_allowed,
+)
 
 # What a real server reports about itself; the worker only logs `region` and `protocol`.
 _SERVER_VERSION = "agent-endpoint-stand-in"
 _SERVER_PROTOCOL = 16
-
-
-class EndpointError(Exception):
-    """A dispatch or job operation the stand-in (like LiveKit) cannot carry out."""
-
-
-class NoWorkerError(EndpointError):
-    """No connected worker has registered the requested agent name."""
-
-
-class JobRejectedError(EndpointError):
-    """Every candidate worker answered the AvailabilityRequest with available=False."""
-
-
-@dataclass(frozen=True)
-class RegisteredWorker:
-    """One accepted registration, kept so tests can assert on what the worker announced."""
-
-    worker_id: str
-    request: agent.RegisterWorkerRequest
-    registered_at: float  # time.monotonic() when the RegisterWorkerResponse was sent
-
-
-@dataclass(frozen=True)
-class DispatchedJob:
-    """A job the worker accepted and was assigned, with the token it will join with."""
-
-    job: agent.Job
-    worker_id: str
-    availability: agent.AvailabilityResponse
-    assignment: agent.JobAssignment
-
-    @property
-    def id(self) -> str:
-        """The job id, which UpdateJobStatus and JobTermination refer to."""
-        return self.job.id
-
-    @property
-    def participant_identity(self) -> str:
-        """The identity the agent participant gets in the room."""
-        return self.job.state.participant_identity
-
-
-class _Connection:
-    """Per-WebSocket state: the registration and the availability answers still awaited."""
-
-    def __init__(self, ws: web.WebSocketResponse, worker: RegisteredWorker) -> None:
-        self.ws = ws
-        self.worker = worker
-        self.pending: dict[str, asyncio.Future[agent.AvailabilityResponse]] = {}
-        self.last_status: agent.UpdateWorkerStatus | None = None
-
-
-@contextmanager
-def _short_secrets_allowed() -> Iterator[None]:
-    """LiveKit's dev credentials (devkey/secret) are shorter than pyjwt likes; that warning is
-    about the test's choice of secret, not the protocol, and would fail warnings-as-errors runs.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The HMAC key is", category=UserWarning)
-        yield
-
-
-def _new_id(prefix: str) -> str:
-    """Ids shaped like LiveKit's (`AJ_…`, `AW_…`), so logs read the same as in production."""
-    return prefix + secrets.token_urlsafe(9).replace("-", "x").replace("_", "y")
 
 
 class AgentEndpoint:
@@ -119,12 +51,12 @@ class AgentEndpoint:
         self.sent: list[agent.ServerMessage] = []
         self.auth_failures: list[str] = []
         self.registrations: list[RegisteredWorker] = []
-        self._connections: list[_Connection] = []
+        self._connections: list[WorkerConnection] = []
         self._sockets: set[web.WebSocketResponse] = set()
         self._job_updates: dict[str, list[agent.UpdateJobStatus]] = {}
-        self._job_owner: dict[str, _Connection] = {}
+        self._job_owner: dict[str, WorkerConnection] = {}
         self._room_sids: dict[str, str] = {}
-        self._changed = asyncio.Condition()
+        self._changes = Changes("AgentEndpoint")
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -191,7 +123,7 @@ class AgentEndpoint:
                     return conn.worker
             return None
 
-        return await self._wait_until(find, timeout, f"a worker registered as {agent_name!r}")
+        return await self._changes.until(find, timeout, f"a worker registered as {agent_name!r}")
 
     async def wait_for_job_status(
         self, job_id: str, status: agent.JobStatus, timeout: float = 30
@@ -205,7 +137,11 @@ class AgentEndpoint:
             return None
 
         what = f"job {job_id} to report {agent.JobStatus.Name(status)}"
-        return await self._wait_until(find, timeout, what)
+        return await self._changes.until(find, timeout, what)
+
+    async def until(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        """Return once `check()` holds; checked on every message, connection and refusal."""
+        await self._changes.holds(check, timeout, what)
 
     # -- server-initiated actions -------------------------------------------------------------
 
@@ -224,10 +160,10 @@ class AgentEndpoint:
                 f"no connected worker registered as {agent_name!r} (connected: {known}); "
                 "call wait_for_worker() first"
             )
-        room_sid = self._room_sids.setdefault(room, _new_id("RM_"))
+        room_sid = self._room_sids.setdefault(room, new_id("RM_"))
         job = agent.Job(
-            id=_new_id("AJ_"),
-            dispatch_id=_new_id("AD_"),
+            id=new_id("AJ_"),
+            dispatch_id=new_id("AD_"),
             type=agent.JobType.JT_ROOM,
             room=models.Room(
                 sid=room_sid,
@@ -273,28 +209,13 @@ class AgentEndpoint:
         for ws in sockets:
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"dropped by AgentEndpoint")
         if wait:
-            await self._wait_until(
-                lambda: True if not any(c.ws in sockets for c in self._connections) else None,
+            await self.until(
+                lambda: not any(c.ws in sockets for c in self._connections),
                 10,
                 "dropped connections to be cleaned up",
             )
 
     # -- internals -----------------------------------------------------------------------------
-
-    async def _wait_until(self, find: Callable[[], _T | None], timeout: float, what: str) -> _T:
-        """Re-check `find` after every state change, so waiters never miss a message."""
-        try:
-            async with asyncio.timeout(timeout):
-                async with self._changed:
-                    while (found := find()) is None:
-                        await self._changed.wait()
-                    return found
-        except TimeoutError:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
     def _auth_error(self, header: str) -> str | None:
         """Check the worker token the way LiveKit does; returns why it is refused."""
@@ -302,7 +223,7 @@ class AgentEndpoint:
         if scheme.lower() != "bearer" or not token:
             return "missing bearer token"
         try:
-            with _short_secrets_allowed():
+            with short_secrets_allowed():
                 claims = api.TokenVerifier(self.api_key, self.api_secret).verify(token.strip())
         except Exception as exc:  # jwt raises many types; any of them is a refusal
             return f"invalid token: {exc}"
@@ -318,13 +239,13 @@ class AgentEndpoint:
         error = self._auth_error(request.headers.get("Authorization", ""))
         if error is not None:
             self.auth_failures.append(error)
-            await self._notify()
+            self._changes.changed()
             return web.Response(status=401, text=error)
         # autoping answers the client's heartbeat pings (aiohttp heartbeat=30 s in the worker)
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._sockets.add(ws)
-        conn: _Connection | None = None
+        conn: WorkerConnection | None = None
         try:
             async for raw in ws:
                 if raw.type != WSMsgType.BINARY:
@@ -339,7 +260,7 @@ class AgentEndpoint:
                     conn = await self._register(ws, msg.register)
                 else:
                     await self._on_message(conn, msg)
-                await self._notify()
+                self._changes.changed()
         finally:
             self._sockets.discard(ws)
             if conn is not None:
@@ -347,23 +268,23 @@ class AgentEndpoint:
                 for fut in conn.pending.values():
                     if not fut.done():
                         fut.set_exception(ConnectionError("worker disconnected"))
-            await self._notify()
+            self._changes.changed()
         return ws
 
     async def _register(
         self, ws: web.WebSocketResponse, req: agent.RegisterWorkerRequest
-    ) -> _Connection:
+    ) -> WorkerConnection:
         worker = RegisteredWorker(
-            worker_id=_new_id("AW_"), request=req, registered_at=time.monotonic()
+            worker_id=new_id("AW_"), request=req, registered_at=time.monotonic()
         )
-        conn = _Connection(ws, worker)
+        conn = WorkerConnection(ws, worker)
         response = agent.RegisterWorkerResponse(
             worker_id=worker.worker_id,
             server_info=models.ServerInfo(
                 edition=models.ServerInfo.Edition.Standard,
                 version=_SERVER_VERSION,
                 protocol=_SERVER_PROTOCOL,
-                node_id=_new_id("ND_"),
+                node_id=new_id("ND_"),
             ),
         )
         await self._send(conn, agent.ServerMessage(register=response))
@@ -371,7 +292,7 @@ class AgentEndpoint:
         self._connections.append(conn)
         return conn
 
-    async def _on_message(self, conn: _Connection, msg: agent.WorkerMessage) -> None:
+    async def _on_message(self, conn: WorkerConnection, msg: agent.WorkerMessage) -> None:
         which = msg.WhichOneof("message")
         if which == "availability":
             fut = conn.pending.get(msg.availability.job_id)
@@ -391,12 +312,12 @@ class AgentEndpoint:
             for job_id in msg.migrate_job.job_ids:
                 self._job_owner[job_id] = conn
 
-    async def _send(self, conn: _Connection, msg: agent.ServerMessage) -> None:
+    async def _send(self, conn: WorkerConnection, msg: agent.ServerMessage) -> None:
         self.sent.append(msg)
         await conn.ws.send_bytes(msg.SerializeToString())
 
     async def _ask_availability(
-        self, conn: _Connection, job: agent.Job
+        self, conn: WorkerConnection, job: agent.Job
     ) -> agent.AvailabilityResponse | None:
         """Returns None when the worker went away before answering."""
         fut: asyncio.Future[agent.AvailabilityResponse] = asyncio.get_running_loop().create_future()
@@ -412,45 +333,15 @@ class AgentEndpoint:
             conn.pending.pop(job.id, None)
 
     async def _assign(
-        self, conn: _Connection, job: agent.Job, resp: agent.AvailabilityResponse
+        self, conn: WorkerConnection, job: agent.Job, resp: agent.AvailabilityResponse
     ) -> DispatchedJob:
         identity = resp.participant_identity or f"agent-{job.id}"
         job.state.participant_identity = identity
         job.state.worker_id = conn.worker.worker_id
-        assignment = agent.JobAssignment(
-            job=job, url=self.url, token=self._job_token(conn, job, resp, identity)
-        )
+        token = agent_token(self.api_key, self.api_secret, conn.worker, job, resp, identity)
+        assignment = agent.JobAssignment(job=job, url=self.url, token=token)
         self._job_owner[job.id] = conn
         await self._send(conn, agent.ServerMessage(assignment=assignment))
         return DispatchedJob(
             job=job, worker_id=conn.worker.worker_id, availability=resp, assignment=assignment
         )
-
-    def _job_token(
-        self, conn: _Connection, job: agent.Job, resp: agent.AvailabilityResponse, identity: str
-    ) -> str:
-        """The room token LiveKit mints for an agent: the worker's permissions, kind=agent."""
-        perms = conn.worker.request.allowed_permissions
-        sources = [models.TrackSource.Name(s).lower() for s in perms.can_publish_sources]
-        grants = api.VideoGrants(
-            room_join=True,
-            room=job.room.name,
-            agent=True,
-            can_publish=perms.can_publish,
-            can_subscribe=perms.can_subscribe,
-            can_publish_data=perms.can_publish_data,
-            can_update_own_metadata=perms.can_update_metadata,
-            can_publish_sources=sources or None,
-            hidden=perms.hidden,
-        )
-        token = (
-            api.AccessToken(self.api_key, self.api_secret)
-            .with_identity(identity)
-            .with_kind("agent")
-            .with_name(resp.participant_name)
-            .with_metadata(resp.participant_metadata)
-            .with_attributes(dict(resp.participant_attributes))
-            .with_grants(grants)
-        )
-        with _short_secrets_allowed():
-            return token.to_jwt()
