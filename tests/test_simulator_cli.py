@@ -64,7 +64,7 @@ def test_malformed_file_is_one_line(tmp_path: Path) -> None:
     result = simulate(tmp_path, str(scenario))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"sip-agent: {scenario}: step 1 (wait): wait must be a number of seconds >= 0 (got 'soon')"
+        f"sip-agent: {scenario}: steps[1].wait: Input should be a valid number (got 'soon')"
     ]
 
 
