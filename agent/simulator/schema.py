@@ -27,7 +27,7 @@ from .answers import AnswerFile, Request
 MAX_SECONDS = 86_400.0
 """A wait longer than a day is a typo (or `1e300`), not a scenario."""
 TOP_KEYS = frozenset({"description", "rules", "answers", "calls", "steps", "expect"})
-_KIND_NAMES = rtc.ParticipantKind.keys()  # noqa: SIM118 - a protobuf enum, not a dict
+_KIND_NAMES = rtc.ParticipantKind.keys()
 KINDS = tuple(name.removeprefix("PARTICIPANT_KIND_") for name in _KIND_NAMES)
 
 
