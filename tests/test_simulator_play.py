@@ -49,3 +49,28 @@ async def test_unmet_expectation_is_a_failure(sip_simulator: SipSimulator) -> No
     script = answered_call(1).leave("caller").expect("caller", outcome="busy")
     result = await sip_simulator.play(script, check=False)
     assert result.failures == ("caller: outcome completed, expected busy",)
+
+
+async def test_one_phone_calling_twice_gets_a_verdict_per_call(
+    sip_simulator: SipSimulator,
+) -> None:
+    """The same identity gives up, then calls back and talks: two calls, each its own."""
+    again = {"sip.phoneNumber": "+15550001111", "sip.ruleID": "SDR_1"}
+    script = (
+        Script("twice")
+        .call("first", status="ringing", room="r", attributes=again)
+        .call("second", status="ringing", room="r", attributes=again)
+        .join("first")
+        .wait(2)
+        .leave("first")
+        .join("second")
+        .wait(1)
+        .set("second", status="active")
+        .wait(5)
+        .leave("second")
+        .expect("first", outcome="no-answer", ringing_s=2)
+        .expect("second", outcome="completed", talk_s=5)
+    )
+    result = await sip_simulator.play(script)
+    assert result["first"].types == ("call.started", "call.ended")
+    assert result["second"].ended.talk_s == 5

@@ -16,6 +16,7 @@ from dataclasses import replace
 from livekit import api
 
 from ..entrypoint import WorkerConfig, entrypoint
+from ..errors import ConfigError
 from ..handlers.registry import as_factory
 from ..testing.job import JobRun, run_job
 from ..testing.livekit_room import FakeLiveKit, FakeRoom
@@ -27,6 +28,8 @@ from .results import PlayResult, collect, summary_line
 
 DEFAULT_SPEED = 10.0
 """Scenario seconds per real second; 0 plays without waiting at all."""
+SPEEDS = (0.1, 1000.0)
+"""Below 0.1 a 30 s wait takes more than five minutes: a typo, not a test."""
 CONNECT_TIMEOUT_S = 10.0
 DELIVERY_YIELDS = 5
 """Loop turns after a step for the pipeline to hand its events to the handlers and for
@@ -149,6 +152,15 @@ class _Stage:
             await self._end(room, run)
 
 
+def check_speed(speed: float) -> float:
+    """0, or a finite speed within SPEEDS; ConfigError naming --speed otherwise."""
+    low, high = SPEEDS
+    if speed == 0 or low <= speed <= high:
+        return speed
+    msg = f"--speed must be 0 (no waiting) or from {low:g} to {high:g} (got {speed:g})"
+    raise ConfigError(msg)
+
+
 async def play(
     scenario: Scenario,
     config: WorkerConfig,
@@ -157,6 +169,7 @@ async def play(
     out: Output = print,
 ) -> PlayResult:
     """Play the scenario through the real entrypoint with `config`'s handlers; check it."""
+    check_speed(speed)
     recorder = Recorder("simulator")
     clock = ScenarioClock()
     config = replace(
