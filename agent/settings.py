@@ -6,13 +6,19 @@ from __future__ import annotations
 import enum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import ConfigError
+from .events import EVENT_TYPES
 
 PREFIX = "SIP_AGENT_"
+MAY_HOLD_SECRETS = frozenset(
+    {"livekit_url", "livekit_api_secret", "db_url", "webhook_urls", "webhook_secret"}
+)
+"""Settings whose value is never repeated in an error: a password or token may be in it."""
 
 
 class PhoneNumbers(enum.StrEnum):
@@ -38,9 +44,66 @@ CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
 def _split(value: Any) -> Any:
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
+    """`a, b` -> ("a", "b"); an empty item or one given twice is refused (`log,,log` would
+    log every event twice)."""
+    if not isinstance(value, str):
+        return value
+    parts = tuple(part.strip() for part in value.split(","))
+    if "" in parts:
+        raise ValueError("an empty item (two commas in a row, or one at an end)")
+    for position, part in enumerate(parts):
+        if part in parts[:position]:
+            first = parts.index(part) + 1
+            # Positions, not the item: a webhook URL may carry a token.
+            raise ValueError(f"item {position + 1} repeats item {first}")
+    return parts
+
+
+def _not_blank(value: str) -> str:
+    if value != value.strip() or not value:
+        raise ValueError("must not be blank or start or end with spaces")
     return value
+
+
+def _no_credentials(url: str) -> str:
+    """LiveKit authenticates with the API key and secret; a user:password in the URL would
+    only end up in logs. The message never repeats the URL."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ValueError("not a URL") from None
+    if parts.username is not None or parts.password is not None:
+        msg = "must not contain a user or password (LiveKit takes LIVEKIT_API_KEY/SECRET)"
+        raise ValueError(msg)
+    return url
+
+
+def _webhook_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """URLs the sender can POST to. A bad one is named by its place and host only: a user,
+    password, path or query may hold a token."""
+    for position, url in enumerate(urls, start=1):
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise ValueError(f"URL {position}: not a URL") from None
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        named = f"URL {position}" + (f" ({parts.hostname})" if parts.hostname else "")
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"{named}: does not start with http:// or https://")
+        if not parts.hostname:
+            raise ValueError(f"{named}: has no host")
+        if port == 0:
+            raise ValueError(f"{named}: the port must be a number from 1 to 65535")
+    return urls
+
+
+def _event_types(types: tuple[str, ...]) -> tuple[str, ...]:
+    if unknown := [name for name in types if name not in EVENT_TYPES]:
+        raise ValueError(f"unknown event type {unknown[0]!r}; known: {', '.join(EVENT_TYPES)}")
+    return types
 
 
 class Settings(BaseSettings):
@@ -87,6 +150,10 @@ class Settings(BaseSettings):
     _split_lists = field_validator("handlers", "webhook_urls", "webhook_events", mode="before")(
         _split
     )
+    _name = field_validator("name")(_not_blank)
+    _livekit_url = field_validator("livekit_url")(_no_credentials)
+    _webhook_urls = field_validator("webhook_urls")(_webhook_urls)
+    _webhook_events = field_validator("webhook_events")(_event_types)
 
 
 def env_name(field: str) -> str:
@@ -106,11 +173,14 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else ""
+        where = str(err["loc"][0]) if err["loc"] else ""
+        field = next((f for f in Settings.model_fields if where in (f, env_name(f))), where)
         name = env_name(field) if field in Settings.model_fields else field
+        ctx = err.get("ctx") or {}
+        problem = str(ctx["error"]) if err["type"] == "value_error" else err["msg"]
         # Only the first problem: one clear line beats a wall of pydantic output.
-        msg = f"invalid setting {name}: {err['msg']}"
-        if not isinstance(err.get("input"), dict) and "secret" not in field:
+        msg = f"invalid setting {name}: {problem}"
+        if not isinstance(err.get("input"), dict) and field not in MAY_HOLD_SECRETS:
             msg += f" (got {err.get('input')!r})"
         raise ConfigError(msg) from None
 

@@ -78,7 +78,7 @@ async def test_bad_rules_file_is_named(tmp_path: Path) -> None:
             **LIVEKIT,
         )
     )
-    assert f"rules file {rules}: rule 1 (on 'call.started'): unknown action 'teleport'" in line
+    assert f"rules file {rules}: rule[1].do: unknown action 'teleport'" in line
 
 
 @pytest.mark.parametrize(
@@ -87,9 +87,30 @@ async def test_bad_rules_file_is_named(tmp_path: Path) -> None:
         ({"SIP_AGENT_HANDLERS": "log,nowhere.mod:handler"}, "handler 'nowhere.mod:handler'"),
         ({"SIP_AGENT_MAX_CALLS": "many"}, "invalid setting SIP_AGENT_MAX_CALLS"),
         ({"LIVEKIT_URL": "livekit.example.com"}, "invalid setting LIVEKIT_URL"),
+        (
+            {"SIP_AGENT_WEBHOOK_URLS": "http://127.0.0.1:99999/hook"},
+            "invalid setting SIP_AGENT_WEBHOOK_URLS: URL 1 (127.0.0.1): the port must be",
+        ),
+        (
+            {"SIP_AGENT_WEBHOOK_EVENTS": "call.started,call.begun"},
+            "invalid setting SIP_AGENT_WEBHOOK_EVENTS: unknown event type 'call.begun'",
+        ),
+        ({"SIP_AGENT_HANDLERS": "log,,log"}, "invalid setting SIP_AGENT_HANDLERS: an empty item"),
+        ({"SIP_AGENT_NAME": " "}, "invalid setting SIP_AGENT_NAME: must not be blank"),
+        (
+            {"SIP_AGENT_HANDLERS": "log,broken_handler:Broken"},
+            "handler 'broken_handler:Broken' failed to start: no CRM_TOKEN in the environment",
+        ),
     ],
 )
 async def test_broken_config_is_one_line(tmp_path: Path, env: dict, expected: str) -> None:
+    """Each setting or handler that cannot work stops start-up in one line naming it."""
+    (tmp_path / "broken_handler.py").write_text(
+        "class Broken:\n"
+        "    name = 'broken'\n"
+        "    def __init__(self):\n"
+        "        raise RuntimeError('no CRM_TOKEN in the environment')\n"
+    )
     line = one_line(
         await run_start(tmp_path, **({"LIVEKIT_URL": "ws://127.0.0.1:9"} | LIVEKIT | env))
     )
@@ -109,3 +130,11 @@ async def test_rules_with_a_handler_list_without_the_router(tmp_path: Path) -> N
         )
     )
     assert "SIP_AGENT_RULES is set but SIP_AGENT_HANDLERS=log leaves out 'router'" in line
+
+
+async def test_livekit_url_with_a_password_is_refused_without_it(tmp_path: Path) -> None:
+    """user:password in LIVEKIT_URL stops start-up; the password is printed nowhere."""
+    result = await run_start(tmp_path, LIVEKIT_URL="wss://me:hunter2pass@lk.example.com", **LIVEKIT)
+    line = one_line(result)
+    assert line.startswith("sip-agent: invalid setting LIVEKIT_URL: must not contain a user")
+    assert "hunter2pass" not in result.stderr + result.stdout

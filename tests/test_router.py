@@ -104,10 +104,12 @@ def write(tmp_path: Path, text: str) -> Path:
         ),
         (
             '[[rule]]\non = "call.started"\nwhen = { from = 5 }\ndo = { log = "x" }',
-            "must be a string or a list",
+            "rule[1].when.from[1]: Input should be a valid string (got 5)",
         ),
         ('[[rule]]\non = "call.started"\ndo = { log = 5 }', "`log` takes a message string"),
-        ('[[rule]]\non = "call.started"', "needs `on`"),
+        ('[[rule]]\non = "call.started"', "rule[1].do: Field required"),
+        ('[[rule]]\non = "call.started"\ndo = "hangup"\nif = 1', "rule[1]: unknown key 'if'"),
+        ("[rules]\nx = 1", "unknown key 'rules'"),
         ("[[rule]\non = ", "invalid TOML"),
         (
             '[[rule]]\non = "call.started"\ndo = { call = "nowhere.mod:f" }',
@@ -121,8 +123,18 @@ def test_mistakes_name_file_rule_and_problem(tmp_path: Path, text: str, problem:
         load_rules(path)
     message = str(info.value)
     assert str(path) in message and problem in message
-    if "invalid TOML" not in problem:
-        assert "rule 1" in message
+    assert "\n" not in message
+    if "invalid TOML" not in problem and "rules" not in problem:
+        assert "rule[1]" in message
+
+
+def test_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """A rules file in another encoding names the file, not a UnicodeDecodeError traceback."""
+    path = tmp_path / "rules.toml"
+    text = '[[rule]]\non = "call.started"\ndo = { log = "caf\u00e9" }\n'
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"rules\.toml: not UTF-8 text \(at byte offset 46\)"):
+        load_rules(path)
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.errors import ConfigError
 from agent.settings import PhoneNumbers, load_settings, require_livekit
@@ -65,3 +67,52 @@ def test_secret_never_in_messages_or_repr(monkeypatch: pytest.MonkeyPatch) -> No
     settings = load_settings()
     assert "s3cr3t-value" not in repr(settings) and "whsec_c2VjcmV0" not in repr(settings)
     assert "s3cr3t-value" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        (
+            "SIP_AGENT_WEBHOOK_URLS",
+            "http://127.0.0.1:8000/ok,http://127.0.0.1:99999/hook",
+            "URL 2 (127.0.0.1): the port must be a number from 1 to 65535",
+        ),
+        ("SIP_AGENT_WEBHOOK_URLS", "ftp://host/hook", "URL 1 (host): does not start with http://"),
+        ("SIP_AGENT_WEBHOOK_URLS", "http:///hook", "URL 1: has no host"),
+        ("SIP_AGENT_WEBHOOK_URLS", "127.0.0.1:8000/hook", "URL 1: does not start with http://"),
+        ("SIP_AGENT_WEBHOOK_URLS", "http://h:0/hook", "URL 1 (h): the port must be a number"),
+        ("SIP_AGENT_WEBHOOK_EVENTS", "call.started,call.begun", "unknown event type 'call.begun'"),
+        ("SIP_AGENT_HANDLERS", "log,,log", "an empty item (two commas in a row, or one at an end)"),
+        ("SIP_AGENT_HANDLERS", "log, store,log", "item 3 repeats item 1"),
+        ("SIP_AGENT_NAME", " ", "must not be blank or start or end with spaces"),
+    ],
+)
+def test_settings_that_cannot_work_are_named(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
+    """A setting that passes its type but cannot work stops start-up in one line naming it."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(f"invalid setting {variable}: {problem}")
+    assert "\n" not in message
+
+
+@given(
+    user=st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=12),
+    password=st.text(st.characters(categories=["L", "N"]), min_size=4, max_size=20),
+)
+def test_credentials_in_urls_never_reach_the_message(user: str, password: str) -> None:
+    """LIVEKIT_URL with user:password is refused; neither it nor a webhook URL's password
+    or token is repeated in the message."""
+    password = f"Pw9{password}"  # never a word the message itself has (`http`, `host`)
+    for field, url in (
+        ("livekit_url", f"wss://{user}:{password}@lk.example.com"),
+        ("webhook_urls", f"http://{user}:{password}@hooks.example.com:0/in?token={password}"),
+        ("webhook_urls", f"https://h.example.com/{password},https://h.example.com/{password}"),
+        ("webhook_urls", f"{user}:{password}@h.example.com/in"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            load_settings(**{field: url})
+        assert password not in str(info.value)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent.simulator import shipped
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +66,7 @@ def test_malformed_file_is_one_line(tmp_path: Path) -> None:
     result = simulate(tmp_path, str(scenario))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"sip-agent: {scenario}: step 1 (wait): wait must be a number of seconds >= 0 (got 'soon')"
+        f"sip-agent: {scenario}: steps[1].wait: Input should be a valid number (got 'soon')"
     ]
 
 
@@ -74,3 +76,14 @@ def test_list(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stdout.startswith("agent-hangs-up ")
     assert len(result.stdout.splitlines()) == len(shipped())
+
+
+@pytest.mark.parametrize("speed", ["-1", "nan", "0.0000001", "inf"])
+def test_a_speed_that_cannot_play_is_one_line(tmp_path: Path, speed: str) -> None:
+    """Negative, NaN, infinite or tiny --speed is refused naming --speed, before playing."""
+    result = simulate(tmp_path, "twilio-inbound-answered", "--speed", speed)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"sip-agent: --speed must be 0 (no waiting) or from 0.1 to 1000 (got {float(speed):g})"
+    ]
+    assert result.stdout == ""

@@ -82,9 +82,8 @@ def test_a_mistake_in_the_scenarios_rules_is_one_line(tmp_path: Path) -> None:
     result = simulate(tmp_path, str(scenario))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"sip-agent: rules file {rules}: rule 1 (on 'call.answered'):"
-        " `transfer` has no field(s) ['too']; its fields: to, play_dialtone, headers,"
-        " ringing_timeout"
+        f"sip-agent: rules file {rules}: rule[1].do.transfer: unknown key 'too';"
+        " transfer takes headers, play_dialtone, ringing_timeout, to"
     ]
 
 
@@ -93,13 +92,16 @@ def test_a_mistake_in_the_scenarios_rules_is_one_line(tmp_path: Path) -> None:
     [
         ('rules = "missing.toml"', "rules: no rules file '"),
         ("[answers]\nxfer = {}", "answers.xfer: not a request; answered: hangup, hangup_all,"),
-        ("[answers]\ntransfer = { sip_status = 200 }", "answers.transfer: sip_status must be a"),
-        ("[answers]\ndial = [{}, { sip = 486 }]", "answers.dial: unknown key 'sip'; an answer"),
+        (
+            "[answers]\ntransfer = { sip_status = 200 }",
+            "answers.transfer[1].sip_status: Input should be greater than or equal to 300",
+        ),
+        ("[answers]\ndial = [{}, { sip = 486 }]", "answers.dial[2]: unknown key 'sip'; an answer"),
         (
             "[answers]\nhangup = { sip_status = 486, error = 503 }",
-            "answers.hangup: give sip_status (the SIP service's answer) or error",
+            "answers.hangup[1]: give sip_status (the SIP service's answer) or error",
         ),
-        ('[answers]\ntransfer = { reason = "no" }', "answers.transfer: reason goes with"),
+        ('[answers]\ntransfer = { reason = "no" }', "answers.transfer[1]: reason goes with"),
     ],
 )
 def test_bad_rules_or_answers(tmp_path: Path, top: str, problem: str) -> None:

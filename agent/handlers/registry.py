@@ -48,7 +48,14 @@ def as_factory(obj: Any, origin: str) -> HandlerFactory:
 
 def _checked(factory: HandlerFactory, origin: str) -> HandlerFactory:
     def build(settings: Settings) -> Handler:
-        handler = factory(settings)
+        try:
+            handler = factory(settings)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            # Your constructor's error, in one line with its name, not a traceback.
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"handler {origin} failed to start: {detail}") from None
         if not isinstance(handler, Handler):
             msg = f"handler {origin} built {type(handler).__name__}, which is not a Handler"
             raise ConfigError(msg)

@@ -6,11 +6,12 @@ decorator order in code) and runs only the FIRST rule whose `on` and `when` matc
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BeforeValidator, Field, StrictStr, ValidationError
 
 from ..actions import Action
 from ..call import Call
@@ -19,6 +20,7 @@ from ..control.rules import ACTIONS
 from ..errors import ConfigError
 from ..events import EVENT_TYPES, CallEvent
 from ..settings import Settings
+from ..validation import FileModel, FileProblem, OneOrMany, PlacedError, first_error, read_toml
 
 ANY_EVENT = "*"
 
@@ -39,12 +41,18 @@ class Rule:
         return self.when(event.call) and (self.where is None or self.where(event.call))
 
 
-def _check_event_type(on: object) -> str:
+def _event_type(on: str) -> str:
     known = (*EVENT_TYPES, ANY_EVENT)
-    if not isinstance(on, str) or on not in known:
-        msg = f"unknown event type {on!r} in `on`; known: {', '.join(known)}"
-        raise ConfigError(msg)
+    if on not in known:
+        raise ValueError(f"unknown event type {on!r}; known: {', '.join(known)}")
     return on
+
+
+def _check_event_type(on: str) -> str:
+    try:
+        return _event_type(on)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class Router:
@@ -90,58 +98,68 @@ class Router:
         return cls(rules)
 
 
+def _one_action(do: Any) -> Any:
+    """`do = "hangup"` is `do = { hangup = {} }` without arguments."""
+    if isinstance(do, str):
+        return {do: None}
+    if not isinstance(do, dict) or len(do) != 1:
+        msg = "an action name or a table with one action, as `{ transfer = { to = ... } }`"
+        raise ValueError(f"{msg} (got {do!r})")
+    return do
+
+
+class RuleFile(FileModel):
+    """One `[[rule]]` of a rules file, as written."""
+
+    WHAT: ClassVar[str] = "a rule"
+
+    on: Annotated[StrictStr, AfterValidator(_event_type)]
+    do: Annotated[dict[StrictStr, Any], BeforeValidator(_one_action)]
+    when: dict[StrictStr, OneOrMany[StrictStr]] | None = None
+    name: StrictStr | None = None
+
+
+class RulesFile(FileModel):
+    WHAT: ClassVar[str] = "a rules file (rules are [[rule]] tables)"
+
+    rule: list[RuleFile] = Field(default_factory=list)
+
+
 def load_rules(path: Path) -> list[Rule]:
-    """Parse a rules file; any mistake raises ConfigError naming the file and the rule."""
+    """Parse a rules file; any mistake raises ConfigError naming the file, the rule
+    (`rule[2]`, counted from 1) and the problem."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        msg = f"rules file {path}: cannot read it: {exc.strerror or exc}"
-        raise ConfigError(msg) from None
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"rules file {path}: invalid TOML: {exc}"
-        raise ConfigError(msg) from None
-    unknown_top = set(data) - {"rule"}
-    if unknown_top:
-        msg = f"rules file {path}: unknown table(s) {sorted(unknown_top)}; write rules as [[rule]]"
-        raise ConfigError(msg)
-    raw_rules = data.get("rule", [])
-    if not isinstance(raw_rules, list):
-        msg = f"rules file {path}: write rules as [[rule]] tables"
-        raise ConfigError(msg)
+        raw_rules = RulesFile.model_validate(read_toml(path)).rule
+    except FileProblem as exc:
+        raise ConfigError(f"rules file {path}: {exc}") from None
+    except ValidationError as exc:
+        place, problem = first_error(exc)
+        raise ConfigError(f"rules file {path}: {place or 'rule'}: {problem}") from None
     rules = []
     for index, raw in enumerate(raw_rules, start=1):
-        where = f"rules file {path}: rule {index}"
         try:
-            rules.append(_parse_rule(raw, index))
+            rules.append(_rule(raw, index))
         except ConfigError as exc:
-            on = raw.get("on") if isinstance(raw, dict) else None
-            label = f" (on {on!r})" if isinstance(on, str) else ""
-            raise ConfigError(f"{where}{label}: {exc}") from None
+            raise ConfigError(f"rules file {path}: rule[{index}].{exc}") from None
     return rules
 
 
-def _parse_rule(raw: Any, index: int) -> Rule:
-    if not isinstance(raw, dict):
-        raise ConfigError("a rule must be a table")
-    unknown = set(raw) - {"on", "when", "do", "name"}
-    if unknown:
-        msg = f"unknown key(s) {sorted(unknown)}; a rule has on, when, do and an optional name"
-        raise ConfigError(msg)
-    if "on" not in raw or "do" not in raw:
-        raise ConfigError("a rule needs `on` (an event type) and `do` (an action)")
-    on = _check_event_type(raw["on"])
-    condition = compile_condition(raw.get("when"))
-    do = raw["do"]
-    if isinstance(do, str):
-        action_name, args = do, None
-    elif isinstance(do, dict) and len(do) == 1:
-        ((action_name, args),) = do.items()
-    else:
-        msg = f"`do` must be an action name or a table with one action, got {do!r}"
-        raise ConfigError(msg)
+def _rule(raw: RuleFile, index: int) -> Rule:
+    """The rule's condition and action, built and checked; ConfigError says `when: ...` or
+    `do: ...`."""
+    try:
+        condition = compile_condition(raw.when)
+    except ConfigError as exc:
+        raise ConfigError(f"when: {exc}") from None
+    ((action_name, args),) = raw.do.items()
     if action_name not in ACTIONS:
-        msg = f"unknown action {action_name!r}; known actions: {', '.join(sorted(ACTIONS))}"
+        msg = f"do: unknown action {action_name!r}; known actions: {', '.join(sorted(ACTIONS))}"
         raise ConfigError(msg)
-    action = ACTIONS[action_name](args)
-    name = raw.get("name", f"rule {index}: {action_name}")
-    return Rule(on=on, do=action, when=condition, name=str(name))
+    try:
+        action = ACTIONS[action_name](args)
+    except PlacedError as exc:
+        raise ConfigError(exc.under(f"do.{action_name}")) from None
+    except ConfigError as exc:
+        raise ConfigError(f"do.{action_name}: {exc}") from None
+    name = raw.name or f"rule {index}: {action_name}"
+    return Rule(on=raw.on, do=action, when=condition, name=name)

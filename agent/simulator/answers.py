@@ -11,8 +11,12 @@ Answers are used in order; once a request's are used up, it succeeds.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, Field, StrictInt, StrictStr, model_validator
 
 from ..standin.answers import Reply, TwirpError, server_error, sip_error
+from ..validation import FileModel
 
 # Action name (as in the rules) -> the Twirp method it calls. A hangup's BYE goes through
 # RemoveParticipant when the SIP participant does not take the EndCall RPC, as here.
@@ -24,52 +28,50 @@ REQUESTS: Mapping[str, str] = {
     "dial": "SIP/CreateSIPParticipant",
     "dispatch_agent": "AgentDispatchService/CreateDispatch",
 }
-ANSWER_KEYS = ("sip_status", "reason", "error")
 
 Answer = Reply | TwirpError
 
 
-def _code(raw: Mapping[str, object], key: str, low: int, high: int) -> int:
-    value = raw[key]
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{key} must be a whole number {low}-{high} (got {value!r})")
-    return value
+def _request(action: str) -> str:
+    if action not in REQUESTS:
+        raise ValueError(f"not a request; answered: {', '.join(REQUESTS)}")
+    return action
 
 
-def _answer(raw: object) -> Answer:
-    if not isinstance(raw, dict):
-        raise ValueError(f"an answer is a table of {', '.join(ANSWER_KEYS)} (got {raw!r})")
-    if unknown := sorted(set(raw) - set(ANSWER_KEYS)):
-        raise ValueError(f"unknown key {unknown[0]!r}; an answer takes {list(ANSWER_KEYS)}")
-    reason = raw.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise ValueError(f"reason must be a string (got {reason!r})")
-    if "sip_status" in raw and "error" in raw:
-        raise ValueError(
-            "give sip_status (the SIP service's answer) or error (LiveKit's), not both"
-        )
-    if "sip_status" in raw:
-        return sip_error(_code(raw, "sip_status", 300, 699), reason)
-    if "error" in raw:
-        status = _code(raw, "error", 500, 599)
-        return server_error(status, reason or "no response from servers")
-    if reason is not None:
-        raise ValueError("reason goes with sip_status or error")
-    return Reply()
+Request = Annotated[StrictStr, AfterValidator(_request)]
 
 
-def parse_answers(raw: object) -> dict[str, tuple[Answer, ...]]:
-    """`[answers]` -> answers by Twirp method; ValueError names the entry at fault."""
-    if not isinstance(raw, dict):
-        raise ValueError(f"[answers] must be a table (got {raw!r})")
-    answers = {}
-    for action, value in raw.items():
-        if action not in REQUESTS:
-            raise ValueError(f"answers.{action}: not a request; answered: {', '.join(REQUESTS)}")
-        try:
-            answers[REQUESTS[action]] = tuple(
-                _answer(one) for one in (value if isinstance(value, list) else [value])
-            )
-        except ValueError as exc:
-            raise ValueError(f"answers.{action}: {exc}") from None
-    return answers
+class AnswerFile(FileModel):
+    """One answer: the SIP service's (`sip_status`), LiveKit's (`error`), or success."""
+
+    WHAT: ClassVar[str] = "an answer"
+
+    sip_status: Annotated[StrictInt, Field(ge=300, le=699)] | None = None
+    error: Annotated[StrictInt, Field(ge=500, le=599)] | None = None
+    reason: StrictStr | None = None
+    """Replaces the SIP or error phrase."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AnswerFile:
+        if self.sip_status is not None and self.error is not None:
+            msg = "give sip_status (the SIP service's answer) or error (LiveKit's), not both"
+            raise ValueError(msg)
+        if self.reason is not None and self.sip_status is None and self.error is None:
+            raise ValueError("reason goes with sip_status or error")
+        return self
+
+    def answer(self) -> Answer:
+        if self.sip_status is not None:
+            return sip_error(self.sip_status, self.reason)
+        if self.error is not None:
+            return server_error(self.error, self.reason or "no response from servers")
+        return Reply()
+
+
+def answers_by_request(
+    answers: Mapping[str, tuple[AnswerFile, ...]],
+) -> dict[str, tuple[Answer, ...]]:
+    """`[answers]` by action -> answers by Twirp method, in order."""
+    return {
+        REQUESTS[action]: tuple(one.answer() for one in given) for action, given in answers.items()
+    }

@@ -10,7 +10,7 @@ from typing import Any
 from ..assembly import Mode, assemble
 from .library import find, shipped
 from .parse import load_scenario
-from .player import Output, play
+from .player import Output, check_speed, play
 
 
 def listing() -> str:
@@ -33,6 +33,7 @@ def simulate(
     `rules` (`--rules`) replaces the scenario's own, which replace SIP_AGENT_RULES: its
     `[expect]` is written for them.
     """
+    check_speed(speed)
     scenario = find(scenario_name)
     config = assemble(Mode.SIMULATE, handlers=handlers, rules=rules or scenario.rules)
     out(f"== {scenario.name}: {scenario.description}")

@@ -9,27 +9,34 @@ events are delivered; the player adds the scenario's notes and a summary line pe
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from livekit import api
 
+from ..current import current_job
 from ..entrypoint import WorkerConfig, entrypoint
+from ..errors import ConfigError
 from ..handlers.registry import as_factory
+from ..pipeline import Pipeline
 from ..standin import FakeLiveKit, FakeRoom, JobRun, Recorder, run_job
 from .clock import ScenarioClock
 from .livekit_api import API_KEY, API_SECRET, Requests, livekit_api
 from .model import DeleteRoom, Dtmf, Join, Leave, Reconnect, Scenario, SetAttributes, Step, Wait
 from .results import PlayResult, collect, summary_line
 
+if TYPE_CHECKING:
+    from livekit.agents import JobContext
+
 DEFAULT_SPEED = 10.0
 """Scenario seconds per real second; 0 plays without waiting at all."""
+SPEEDS = (0.1, 1000.0)
+"""Below 0.1 a 30 s wait takes more than five minutes: a typo, not a test."""
 CONNECT_TIMEOUT_S = 10.0
 DELIVERY_YIELDS = 5
-"""Loop turns after a step for the pipeline to hand its events to the handlers and for
-their actions to send their requests, so the output keeps the script's order and a step's
-requests are answered before the next; delivery itself never depends on it."""
+"""Loop turns after a step's events are delivered, for the actions they set off to send
+their requests, so a step's requests are answered before the next."""
 
 Output = Callable[[str], None]
 
@@ -46,6 +53,7 @@ class _Stage:
         livekit: FakeLiveKit,
         client: api.LiveKitAPI,
         requests: Requests,
+        out: Output,
     ) -> None:
         self.scenario = scenario
         self.livekit = livekit
@@ -53,10 +61,13 @@ class _Stage:
         """The jobs' `ctx.api`: a client of the play's API stand-in."""
         self.requests = requests
         self.jobs: dict[str, JobRun] = {}
-        self._entrypoint = functools.partial(entrypoint, config=config)
+        self.pipelines: dict[str, Pipeline] = {}
+        """Each room's job's delivery, to wait for it after each step."""
+        self._config = config
         self._settings = config.settings
         self._clock = clock
         self._speed = speed
+        self._out = out
 
     def _room(self, call: str) -> tuple[FakeRoom, str]:
         spec = self.scenario.calls[call]
@@ -99,6 +110,11 @@ class _Stage:
             await asyncio.sleep(seconds / self._speed)
         self._clock.advance(seconds)
 
+    async def _entrypoint(self, ctx: JobContext) -> None:
+        await entrypoint(ctx, config=self._config)
+        # The entrypoint entered its job in this task's context: keep its pipeline.
+        self.pipelines[ctx.room.name] = current_job().pipeline
+
     async def _dispatch(self, room: str) -> None:
         run = await run_job(
             self.livekit, self._entrypoint, room=room, agent_name=self._settings.name
@@ -116,21 +132,40 @@ class _Stage:
             await self._end(room, run)
 
     async def _end(self, room: str, run: JobRun) -> None:
-        timeout = self._settings.hangup_grace_s + self._settings.handler_timeout_s + 1
+        """The job ends by itself once its calls' events are delivered; else it is shut down
+        (JOB_ENDED). Waits are bounded by the handler timeout, never a traceback."""
+        await self._delivered(room)
+        settings = self._settings
+        timeout = settings.hangup_grace_s + settings.handler_timeout_s + 1
         try:
             await run.wait(timeout)
         except TimeoutError:
             run.shutdown("scenario over")
-            await run.wait(timeout)
-        del self.jobs[room]
+            # Each still-up call's call.ended and each handler's aclose, under the timeout.
+            handlers = len(self._config.handler_factories)
+            calls = len(self.livekit.room(room).participants())
+            try:
+                await run.wait((calls + 1) * (handlers + 1) * settings.handler_timeout_s + 1)
+            except TimeoutError:
+                self._out(f"!! room {room}: its job did not end; calls may lack call.ended")
+        self.jobs.pop(room, None)
+        self.pipelines.pop(room, None)
+
+    async def _delivered(self, room: str) -> None:
+        """Until every event of the room so far reached every handler (each handler call
+        is bounded by the handler timeout, so this is too)."""
+        pipeline = self.pipelines.get(room)
+        if pipeline is not None:
+            await pipeline.drain()
 
     async def _settle(self) -> None:
         """Until the worker is quiet: what the step changed is delivered, and every request
         it set off is answered, with what LiveKit did about it delivered in turn."""
         while True:
             started = self.requests.started
-            for room in self.jobs:
+            for room in list(self.jobs):
                 await self.livekit.room(room).settle()
+                await self._delivered(room)
             for _ in range(DELIVERY_YIELDS):
                 await asyncio.sleep(0)
             await self.requests.answered()
@@ -145,6 +180,15 @@ class _Stage:
             await self._end(room, run)
 
 
+def check_speed(speed: float) -> float:
+    """0, or a finite speed within SPEEDS; ConfigError naming --speed otherwise."""
+    low, high = SPEEDS
+    if speed == 0 or low <= speed <= high:
+        return speed
+    msg = f"--speed must be 0 (no waiting) or from {low:g} to {high:g} (got {speed:g})"
+    raise ConfigError(msg)
+
+
 async def play(
     scenario: Scenario,
     config: WorkerConfig,
@@ -153,6 +197,7 @@ async def play(
     out: Output = print,
 ) -> PlayResult:
     """Play the scenario through the real entrypoint with `config`'s handlers; check it."""
+    check_speed(speed)
     recorder = Recorder("simulator")
     clock = ScenarioClock()
     config = replace(
@@ -162,7 +207,7 @@ async def play(
     )
     with FakeLiveKit(api_key=API_KEY, api_secret=API_SECRET) as livekit:
         async with livekit_api(livekit, scenario, out) as (client, requests):
-            stage = _Stage(scenario, config, clock, speed, livekit, client, requests)
+            stage = _Stage(scenario, config, clock, speed, livekit, client, requests, out)
             try:
                 for step in scenario.steps:
                     if step.note:

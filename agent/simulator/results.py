@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..events import CallEnded, CallEvent
-from .model import Expectation, Scenario
+from .model import Expectation, Join, Scenario
 
 # Scenario time is exact (see clock.py); this only absorbs float rounding.
 DURATION_TOLERANCE_S = 0.01
@@ -45,17 +45,35 @@ class PlayResult:
         return self.calls[call]
 
 
+def _joins(scenario: Scenario) -> dict[tuple[str, str], list[str]]:
+    """(room, identity) -> the scenario's calls of that participant, in the order they join:
+    one phone may call twice, one call after the other (the story allows no overlap)."""
+    joins: dict[tuple[str, str], list[str]] = {}
+    for step in scenario.steps:
+        if isinstance(step, Join):
+            spec = scenario.calls[step.call]
+            joins.setdefault((spec.room, spec.identity), []).append(step.call)
+    for name, spec in scenario.calls.items():  # declared but never joined: still expected
+        joins.setdefault((spec.room, spec.identity), []).append(name)
+    return joins
+
+
 def collect(scenario: Scenario, events: list[CallEvent]) -> PlayResult:
-    """Sort the events to the scenario's calls (by room and identity) and check them."""
-    names = {(spec.room, spec.identity): name for name, spec in scenario.calls.items()}
+    """Sort the events to the scenario's calls and check them: a participant's n-th call
+    (its n-th call id) is the n-th scenario call of that room and identity to join."""
+    joins = _joins(scenario)
+    names: dict[str, str] = {}
     per_call: dict[str, list[CallEvent]] = {name: [] for name in scenario.calls}
     failures = []
     for event in events:
-        name = names.get((event.call.room, event.call.identity))
-        if name is None:
-            failures.append(f"{event.call.identity} in {event.call.room}: not a scenario call")
-        else:
-            per_call[name].append(event)
+        # A new call id, or the same id starting again (a phone without sip.callID).
+        if event.call_id not in names or event.type == "call.started":
+            waiting = joins.get((event.call.room, event.call.identity), [])
+            if not waiting:
+                failures.append(f"{event.call.identity} in {event.call.room}: not a scenario call")
+                continue
+            names[event.call_id] = waiting.pop(0)
+        per_call[names[event.call_id]].append(event)
     calls = {name: CallResult(name, tuple(evs)) for name, evs in per_call.items()}
     for name, result in calls.items():
         if result.events or name in scenario.expect:
