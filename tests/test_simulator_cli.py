@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.simulator import shipped
+from agent.store import CallQuery, CallStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,3 +89,54 @@ def test_a_speed_that_cannot_play_is_one_line(tmp_path: Path, speed: str) -> Non
         f"sip-agent: --speed must be 0 (no waiting) or from 0.1 to 1000 (got {float(speed):g})"
     ]
     assert result.stdout == ""
+
+
+LONG_CALL = """
+description = "A call that talks for an hour."
+steps = [{ join = "caller" }, { set = "caller", status = "active" }, { wait = 3600 }]
+
+[calls.caller]
+room = "call-long"
+status = "ringing"
+attributes = { "sip.callID" = "SCL_long", "sip.ruleID" = "SDR_1", "sip.trunkID" = "ST_1" }
+
+[expect.caller]
+outcome = "completed"
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_the_calls_still_up(tmp_path: Path, signum: int, code: int) -> None:
+    """SIGTERM (a container stopping) is as clean as Ctrl-C: the call still up ends with its
+    job, in the log and in the call log, and the exit code says which signal it was."""
+    (tmp_path / "long.toml").write_text(LONG_CALL)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEKIT_", "SIP_AGENT_"))}
+    env = base | {
+        "PYTHONPATH": str(ROOT),
+        "SIP_AGENT_LOG_FORMAT": "json",
+        "SIP_AGENT_DB_URL": f"sqlite:///{tmp_path}/calls.db",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent", "simulate", "long.toml", "--speed", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:  # blocks on the process's own output: no sleep, no poll
+        lines.append(line)
+        if '"call.answered"' in line:
+            break
+    proc.send_signal(signum)
+    rest, _ = proc.communicate(timeout=30)
+    lines += rest.splitlines()
+    assert proc.returncode == code, lines
+    ended = [json.loads(line) for line in lines if '"event": "call.ended"' in line]
+    assert [(e["disconnect_reason"], e["ended_by"]) for e in ended] == [("JOB_ENDED", "system")]
+    assert any(f"stopped by {signal.Signals(signum).name}" in line for line in lines)
+    store = CallStore.open(f"sqlite:///{tmp_path}/calls.db")
+    (call,) = store.calls(CallQuery())
+    assert call["outcome"] is not None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import signal
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,10 @@ from ..assembly import Mode, assemble
 from .library import find, shipped
 from .parse import load_scenario
 from .player import Output, check_speed, play
+from .results import PlayResult
+
+STOPPED = {signal.SIGINT: 130, signal.SIGTERM: 143}
+"""Exit codes when a signal stops the play: 128 + the signal, as shells report it."""
 
 
 def listing() -> str:
@@ -37,10 +43,42 @@ def simulate(
     scenario = find(scenario_name)
     config = assemble(Mode.SIMULATE, handlers=handlers, rules=rules or scenario.rules)
     out(f"== {scenario.name}: {scenario.description}")
-    result = asyncio.run(play(scenario, config, speed=speed, out=out))
+    stopped: list[signal.Signals] = []
+    result = asyncio.run(_until_stopped(play(scenario, config, speed=speed, out=out), stopped))
+    if result is None:
+        out(f"== {scenario.name}: stopped by {stopped[0].name}; calls still up ended (JOB_ENDED)")
+        return STOPPED[stopped[0]]
     for failure in result.failures:
         out(f"!! {failure}")
     calls = sum(1 for call in result.calls.values() if call.events)
     verdict = "as expected" if result.ok else f"{len(result.failures)} expectation(s) failed"
     out(f"== {scenario.name}: {calls} call(s), {verdict}")
     return 0 if result.ok else 1
+
+
+async def _until_stopped(
+    playing: Coroutine[None, None, PlayResult], stopped: list[signal.Signals]
+) -> PlayResult | None:
+    """The play, or None when SIGINT or SIGTERM stopped it: either cancels it, so the calls
+    still up end with their jobs (JOB_ENDED) and every handler closes, as at a script's end."""
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(playing)
+
+    def stop(signum: signal.Signals) -> None:
+        stopped.append(signum)
+        task.cancel()
+
+    installed = []
+    for signum in STOPPED:
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(signum, stop, signum)  # main thread only
+            installed.append(signum)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not stopped:
+            raise
+        return None
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
