@@ -140,3 +140,36 @@ def test_a_signal_ends_the_calls_still_up(tmp_path: Path, signum: int, code: int
     store = CallStore.open(f"sqlite:///{tmp_path}/calls.db")
     (call,) = store.calls(CallQuery())
     assert call["outcome"] is not None
+
+
+SLOW_HANDLER = """
+import asyncio
+
+class Slow:
+    name = "slow"
+
+    async def handle(self, event):
+        await asyncio.sleep(0.9)  # within the 1 s handler timeout, every time
+
+    async def aclose(self):
+        pass
+"""
+
+
+def test_a_slow_handler_within_its_timeout_never_breaks_the_play(tmp_path: Path) -> None:
+    """Every event takes 0.9 s under a 1 s timeout, all of them queued at once (speed 0):
+    the play waits for delivery, the call ends as expected, no traceback."""
+    (tmp_path / "slowh.py").write_text(SLOW_HANDLER)
+    result = simulate(
+        tmp_path,
+        "twilio-inbound-answered",
+        "--speed",
+        "0",
+        PYTHONPATH=f"{ROOT}:{tmp_path}",
+        SIP_AGENT_HANDLERS="log,slowh:Slow",
+        SIP_AGENT_HANDLER_TIMEOUT_S="1",
+        SIP_AGENT_HANGUP_GRACE_S="0.2",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "TimeoutError" not in result.stderr
+    assert "completed, ended by caller" in result.stdout
