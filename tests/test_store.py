@@ -56,8 +56,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def settings_for(db_url: str, **overrides: object) -> Settings:
-    spool = tempfile.mkdtemp(prefix="sip-agent-spool-")
-    return load_settings(db_url=db_url, log_format="json", spool_dir=spool, **overrides)
+    overrides.setdefault("spool_dir", tempfile.mkdtemp(prefix="sip-agent-spool-"))
+    return load_settings(db_url=db_url, log_format="json", **overrides)
 
 
 async def record(settings: Settings, *calls: list, logs: io.StringIO | None = None) -> None:
