@@ -123,6 +123,27 @@ class MetricsHandler:
         return None
 
 
+SPOOLED = Gauge(
+    "sip_agent_spooled",
+    "Writes kept in the local spool while the database cannot take them.",
+    ["part"],
+)
+SPOOL_REFUSED = Counter(
+    "sip_agent_spool_refused",
+    "Writes refused because the local spool was full (SIP_AGENT_SPOOL_MAX).",
+    ["part"],
+)
+
+
+def spooled(part: str, count: int) -> None:
+    """`part`'s local spool holds `count` writes waiting for the database."""
+    SPOOLED.labels(part).set(count)
+
+
+def spool_refused(part: str, count: int) -> None:
+    SPOOL_REFUSED.labels(part).inc(count)
+
+
 def outbox_depth(depth: int) -> None:
     """The webhook outbox holds `depth` undelivered events (call after each change)."""
     OUTBOX_DEPTH.set(depth)

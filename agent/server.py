@@ -10,7 +10,7 @@ from typing import Any
 
 from livekit.agents import AgentServer, JobExecutorType
 
-from . import ffi_routing, metrics, webhooks
+from . import ffi_routing, metrics, store, webhooks
 from .assembly import Mode, assemble
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
@@ -68,7 +68,10 @@ def server_for(config: WorkerConfig) -> AgentServer:
     # The SDK configures logging when it runs: its handlers exist once the worker started.
     server.on("worker_started", lambda: scrub_library_logs(settings))
     serve_health(server, HEALTH, "", settings.health_port)
-    if "webhook" in handler_names(settings):
+    names = handler_names(settings)
+    if "store" in names:
+        store.drain_at_start(settings)
+    if "webhook" in names:
         webhooks.drain_at_start(settings)
     server.rtc_session(
         functools.partial(entrypoint, config=config),

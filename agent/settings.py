@@ -146,6 +146,8 @@ class Settings(BaseSettings):
     webhook_events: CommaList = ()
     webhook_twilio_fields: bool = False
     webhook_outbox_max: int = Field(100_000, gt=0)
+    spool_dir: str = "sip-agent-spool"
+    spool_max: int = Field(1_000_000, gt=0)
 
     _split_lists = field_validator("handlers", "webhook_urls", "webhook_events", mode="before")(
         _split

@@ -6,6 +6,7 @@ import io
 import json
 import multiprocessing
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def settings_for(db_url: str, **overrides: object) -> Settings:
+    overrides.setdefault("spool_dir", tempfile.mkdtemp(prefix="sip-agent-spool-"))
     return load_settings(db_url=db_url, log_format="json", **overrides)
 
 
@@ -200,7 +202,7 @@ async def test_a_database_of_the_single_chain_upgrades_keeping_everything(
             db.execute(text(f"SELECT version_num FROM {table}")).scalar_one()
             for table in ("sip_agent_call_log_version", "sip_agent_webhook_outbox_version")
         ]
-    assert versions == ["call_log_0001", "webhook_outbox_0001"]
+    assert versions == ["call_log_0002", "webhook_outbox_0001"]
     engine.dispose()
 
 
@@ -228,7 +230,7 @@ async def test_database_down_then_back_loses_nothing(tmp_path: Path) -> None:
         await handler.handle(event)
     warnings = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert [w["event"] for w in warnings] == [
-        "call log write failed; events kept in memory and retried"
+        "call log write failed; events kept on disk and retried"
     ]
     assert "SIP_AGENT_DB_URL" in warnings[0]["fix"]
     folder.mkdir()

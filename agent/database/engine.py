@@ -18,7 +18,9 @@ from sqlalchemy.engine import URL, make_url
 
 from ..errors import ConfigError
 
-SQLITE_BUSY_TIMEOUT_S = 30.0
+# Well under the handler timeout (SIP_AGENT_HANDLER_TIMEOUT_S, 5 s by default): a file locked
+# longer sends the write to the local spool instead of holding the call's handlers.
+SQLITE_BUSY_TIMEOUT_S = 1.0
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -86,7 +88,14 @@ def _create(url: URL) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     # pre_ping: a fleet's database restarts; a stale pooled connection must not fail a write.
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        # A host that drops packets fails fast: the write goes to the spool.
+        connect_args={"connect_timeout": 3},
+    )
 
 
 def engine_for(url: str) -> Engine:

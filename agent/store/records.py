@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..database.dialect import utc
+from ..database.fit import fit_row
 from ..events import CallEvent
 from ..redaction import redacted_event
 from ..settings import PhoneNumbers
+from .schema import call_events, calls
 
 # Columns every event refreshes from its call snapshot (the latest seq wins).
 SNAPSHOT_COLUMNS = (
@@ -106,11 +108,17 @@ def event_record(event: CallEvent, policy: PhoneNumbers, ids: JobIds) -> EventRe
         "last_seq": event.seq,
         **_event_columns(data, event),
     }
-    row = {
-        "call_id": event.call_id,
-        "seq": event.seq,
-        "type": event.type,
-        "at": utc(event.at),
-        "data": json.dumps(data),
-    }
+    values, changed = fit_row(calls, values)
+    if changed:
+        values["sanitized"] = ",".join(changed)
+    row, _ = fit_row(
+        call_events,
+        {
+            "call_id": event.call_id,
+            "seq": event.seq,
+            "type": event.type,
+            "at": utc(event.at),
+            "data": json.dumps(data),
+        },
+    )
     return EventRecord(call=values, event=row, data=data)

@@ -63,6 +63,8 @@ calls = Table(
     Column("worker_id", String(128)),
     Column("job_id", String(128)),
     Column("last_seq", Integer, nullable=False),
+    # Columns whose value was made to fit (comma-separated); the timeline holds it whole.
+    Column("sanitized", Text),
 )
 
 call_events = Table(

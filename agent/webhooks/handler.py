@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,10 +12,12 @@ from sqlalchemy import Engine
 from standardwebhooks import Webhook
 
 from ..clock import utc_now
-from ..database.buffer import BufferedWriter
+from ..database.buffer import SpooledWriter, keep_draining
 from ..database.dialect import utc
+from ..database.fit import fit_row
 from ..database.migrate import migrated_engine
 from ..database.probe import DatabaseCheck
+from ..database.spool import Spool
 from ..errors import ConfigError
 from ..events import CallEvent
 from ..logs import make_logger
@@ -22,7 +25,7 @@ from ..redaction import redacted_event
 from ..settings import Settings
 from .body import webhook_body, webhook_id
 from .outbox import Outbox, Row
-from .schema import OUTBOX
+from .schema import OUTBOX, webhook_outbox
 from .sender import SenderOptions, start_sender
 
 # An event still waiting this long means deliveries have stopped, not a slow endpoint:
@@ -77,9 +80,17 @@ class WebhookHandler:
         self._log = logger if logger is not None else make_logger(settings)
         self._outbox: Outbox | None = None
         self._full = False
-        self._writer = BufferedWriter[list[Row]](
-            self._write, what="webhook outbox", db_url=settings.db_url, logger=self._log
+        self.writer = SpooledWriter[list[Row]](
+            self._write,
+            what="webhook outbox",
+            db_url=settings.db_url,
+            logger=self._log,
+            spool=Spool(Path(settings.spool_dir), "webhook_outbox", settings.spool_max),
+            encode=lambda rows: rows,
+            decode=lambda rows: rows,
+            describe=lambda rows: {"call_id": rows[0]["call_id"], "seq": rows[0]["seq"]},
         )
+        """Outbox writes, kept in the local spool while the database cannot take them."""
         # Building the handler (as the health endpoint does) touches neither the database
         # nor the sender: both wait for the first event.
         self._database = DatabaseCheck(settings.db_url, OUTBOX)
@@ -104,7 +115,8 @@ class WebhookHandler:
             "created_at": utc(event.at),
             "next_attempt_at": now,
         }
-        await self._writer.add([{**common, "url": url} for url in settings.webhook_urls])
+        rows = [fit_row(webhook_outbox, {**common, "url": url})[0] for url in settings.webhook_urls]
+        await self.writer.add(rows)
 
     def _write(self, batches: Sequence[list[Row]]) -> None:
         """In a thread: opens the outbox (and this process's sender) on first use."""
@@ -148,13 +160,18 @@ class WebhookHandler:
         return None
 
     async def aclose(self) -> None:
-        await self._writer.aclose()
+        await self.writer.aclose()
 
 
 def drain_at_start(settings: Settings) -> None:
     """The worker's own process drains the outbox from start-up: what a previous run left
-    goes out even if no call comes. A database that is down is a warning, not a crash."""
+    goes out even if no call comes, and what the local spool holds goes into the outbox
+    once the database answers. A database that is down is a warning, not a crash."""
     secret, logger = check_settings(settings), make_logger(settings)
+    keep_draining(
+        WebhookHandler(settings, logger).writer,
+        f"webhook_outbox:{settings.spool_dir}:{settings.db_url}",
+    )
     try:
         start_sender(settings.db_url, secret, logger)
     except Exception as exc:  # the sender starts with the first event instead
