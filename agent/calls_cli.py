@@ -23,7 +23,7 @@ calls_app = typer.Typer(no_args_is_help=True, help="The call log: list, show and
 
 _AGO = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-LIST_COLUMNS = ("started_at", "call_id", "twilio_call_sid", "direction", "from_number",
+LIST_COLUMNS = ("started_at", "call_key", "call_id", "twilio_call_sid", "direction", "from_number",
                 "to_number", "status", "outcome", "duration_s")  # fmt: skip
 
 
@@ -118,7 +118,9 @@ def _details(data: dict[str, Any]) -> str:
 
 @calls_app.command()
 def show(
-    call_id: str = typer.Argument(..., help="A LiveKit call id (SCL_...) or a Twilio CallSid."),
+    call_id: str = typer.Argument(
+        ..., help="A call key (CALL_...), a LiveKit call id (SCL_...) or a Twilio CallSid."
+    ),
     db: str | None = DbOption,
 ) -> None:
     """One call: its record and its whole timeline."""
@@ -132,7 +134,7 @@ def show(
             typer.echo(f"{key + ':':<24}{_cell(value)}")
     typer.echo("timeline:")
     started = call["started_at"]
-    for event in store.timeline(call["call_id"]):
+    for event in store.timeline(call["call_key"]):
         offset = (event["at"] - started).total_seconds()
         data = json.loads(event["data"])
         line = f"  {_cell(event['at'])}  +{offset:7.3f}s  #{event['seq']:<3} {event['type']:<22}"

@@ -67,7 +67,7 @@ def test_list_filters_by_outcome_and_number(db: str) -> None:
     assert len(busy) == 2
     assert "SCL_out00003" in busy[1]
     by_number = calls("list", "--number", "+15550000001", "--since", "3650d").splitlines()
-    assert [line.split()[2] for line in by_number[1:]] == ["SCL_00001"]
+    assert [line.split()[3] for line in by_number[1:]] == ["SCL_00001"]
 
 
 def test_export_csv_and_jsonl(db: str) -> None:

@@ -8,12 +8,13 @@ import multiprocessing
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, text
 
 from agent.database.engine import database_url, dispose_all
 from agent.database.migrate import migrated_engine
@@ -66,6 +67,23 @@ async def record(settings: Settings, *calls: list, logs: io.StringIO | None = No
         for event in events:
             await handler.handle(event)
     await handler.aclose()
+
+
+async def test_two_calls_under_one_livekit_id_are_two_calls(db_url: str) -> None:
+    """LiveKit's call id repeats (no `sip.callID`: the identity stands in, the same for a
+    caller's next call): each call keeps its own row, timeline and outcome, by its key."""
+    first, second = twilio_call(7), twilio_call(7, start=T0 + timedelta(minutes=5))
+    await record(settings_for(db_url), first, second)
+    store = CallStore.open(db_url)
+    rows = list(store.calls(CallQuery()))
+    assert [r["call_id"] for r in rows] == ["SCL_00007", "SCL_00007"]
+    assert {r["call_key"] for r in rows} == {first[0].call_key, second[0].call_key}
+    for events in (first, second):
+        timeline = store.timeline(events[0].call_key)
+        assert [e["seq"] for e in timeline] == [1, 2, 3, 4, 5]
+        assert store.find(events[0].call_key)["outcome"] == "completed"  # type: ignore[index]
+    latest = store.find("SCL_00007")
+    assert latest is not None and latest["call_key"] == second[0].call_key
 
 
 async def test_a_twilio_call_is_one_record_with_its_timeline(db_url: str) -> None:
@@ -180,18 +198,41 @@ async def test_a_database_of_the_single_chain_upgrades_keeping_everything(
     its calls and queued webhooks, and records each part's version in its own table."""
     engine = create_engine(database_url(db_url))
     legacy_database(engine, revision)
+    old = MetaData()
+    with engine.begin() as db:  # a call as the old code wrote it: keyed by LiveKit's id
+        db.execute(
+            Table("calls", old, autoload_with=engine).insert(),
+            {"call_id": "SCL_00004", "providers": "{}", "direction": "inbound", "room": "r",
+             "identity": "sip_4", "headers": "{}", "custom": "{}", "started_at": T0,
+             "last_seq": 1},
+        )  # fmt: skip
+        db.execute(
+            Table("call_events", old, autoload_with=engine).insert(),
+            {"call_id": "SCL_00004", "seq": 1, "type": "call.started", "at": T0, "data": "{}"},
+        )
     await record(settings_for(db_url), twilio_call(5))
-    if revision == "0002":
-        outbox = Outbox(engine)
-        outbox.add([outbox_row(6, seq) for seq in (1, 2)], limit=10)
+    if revision == "0002":  # rows queued as the old chain's outbox held them
+        legacy_outbox = Table("webhook_outbox", MetaData(), autoload_with=engine)
+        with engine.begin() as db:
+            for seq in (1, 2):
+                row = outbox_row(6, seq)
+                row["call_id"] = row.pop("call_key")
+                db.execute(legacy_outbox.insert(), row | {"attempts": 0, "rejected": 0})
     dispose_all()
 
     await record(settings_for(db_url), twilio_call(6))  # the new code: both chains at head
     outbox = Outbox(migrated_engine(db_url, OUTBOX))
     outbox.add([outbox_row(6, 3)], limit=10)
     store = CallStore.open(db_url)
-    assert sorted(c["call_id"] for c in store.calls(CallQuery())) == ["SCL_00005", "SCL_00006"]
+    assert sorted(c["call_id"] for c in store.calls(CallQuery())) == [
+        "SCL_00004",
+        "SCL_00005",
+        "SCL_00006",
+    ]
     assert len(store.timeline("SCL_00005")) == 5
+    before = store.find("SCL_00004")
+    assert before is not None and before["call_key"] == "SCL_00004"  # its id became its key
+    assert [e["type"] for e in store.timeline("SCL_00004")] == ["call.started"]
     (url,) = outbox.urls()
     assert [d.seq for d in outbox.due(10, url)] == [1 if revision == "0002" else 3]
     assert outbox.depth() == (3 if revision == "0002" else 1)
@@ -202,7 +243,7 @@ async def test_a_database_of_the_single_chain_upgrades_keeping_everything(
             db.execute(text(f"SELECT version_num FROM {table}")).scalar_one()
             for table in ("sip_agent_call_log_version", "sip_agent_webhook_outbox_version")
         ]
-    assert versions == ["call_log_0002", "webhook_outbox_0001"]
+    assert versions == ["call_log_0003", "webhook_outbox_0002"]
     engine.dispose()
 
 
@@ -210,7 +251,7 @@ def outbox_row(call: int, seq: int) -> dict[str, object]:
     return {
         "webhook_id": f"msg_{call}_{seq}",
         "url": "http://127.0.0.1:9/hook",
-        "call_id": f"SCL_{call:05d}",
+        "call_key": f"SCL_{call:05d}",
         "seq": seq,
         "event_type": "call.updated",
         "body": "{}",

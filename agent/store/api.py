@@ -63,30 +63,35 @@ class CallStore:
         columns = tuple(
             k
             for k, v in record.call.items()
-            if k in SNAPSHOT_COLUMNS or (k not in ("call_id", "started_at") and v is not None)
+            if k in SNAPSHOT_COLUMNS or (k not in ("call_key", "started_at") and v is not None)
         )
         stmt = self._statements.get(columns)
         if stmt is None:
             insert = self._insert(calls)
             stmt = self._statements[columns] = insert.on_conflict_do_update(
-                index_elements=[calls.c.call_id],
+                index_elements=[calls.c.call_key],
                 set_={k: insert.excluded[k] for k in columns},
                 # An older event (a retry after a newer one) must not roll the row back.
                 where=calls.c.last_seq < insert.excluded.last_seq,
             )
         return stmt
 
-    def find(self, call_id: str) -> Row | None:
-        """A call by LiveKit call id (`SCL_…`) or Twilio CallSid (`CA…`)."""
+    def find(self, key: str) -> Row | None:
+        """A call by its call key (`CALL_…`), LiveKit call id (`SCL_…`) or Twilio CallSid
+        (`CA…`); the latest call when a LiveKit id repeats."""
         query = select(calls).where(
-            or_(calls.c.call_id == call_id, calls.c.twilio_call_sid == call_id)
+            or_(calls.c.call_key == key, calls.c.call_id == key, calls.c.twilio_call_sid == key)
         )
         with self.engine.connect() as db:
-            row = db.execute(query.limit(1)).mappings().first()
+            row = db.execute(query.order_by(calls.c.started_at.desc()).limit(1)).mappings().first()
         return _fix_zone(dict(row)) if row else None
 
-    def timeline(self, call_id: str) -> list[Row]:
-        query = select(call_events).where(call_events.c.call_id == call_id)
+    def timeline(self, key: str) -> list[Row]:
+        """The events of the call `find(key)` finds, in order."""
+        call = self.find(key)
+        if call is None:
+            return []
+        query = select(call_events).where(call_events.c.call_key == call["call_key"])
         with self.engine.connect() as db:
             rows = db.execute(query.order_by(call_events.c.seq)).mappings().all()
         return [_fix_zone(dict(r)) for r in rows]
@@ -99,7 +104,7 @@ class CallStore:
 
 
 def _select(query: CallQuery) -> Select[Any]:
-    stmt = select(calls).order_by(calls.c.started_at.desc(), calls.c.call_id)
+    stmt = select(calls).order_by(calls.c.started_at.desc(), calls.c.call_key)
     if query.since is not None:
         stmt = stmt.where(calls.c.started_at >= utc(query.since))
     if query.status is not None:

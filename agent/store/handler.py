@@ -41,7 +41,7 @@ def spooled_writer(settings: Settings, logger: Any) -> SpooledWriter[EventRecord
         spool=Spool(Path(settings.spool_dir), "call_log", settings.spool_max),
         encode=lambda r: {"call": r.call, "event": r.event},
         decode=lambda d: EventRecord(call=d["call"], event=d["event"], data={}),
-        describe=lambda r: {"call_id": r.event["call_id"], "seq": r.event["seq"]},
+        describe=lambda r: {"call_key": r.event["call_key"], "seq": r.event["seq"]},
     )
 
 

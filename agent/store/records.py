@@ -21,6 +21,7 @@ SNAPSHOT_COLUMNS = (
     "telnyx_call_session_id",
     "amazon_contact_id",
     "providers",
+    "call_id",
     "sip_call_id",
     "direction",
     "from_number",
@@ -84,6 +85,7 @@ def event_record(event: CallEvent, policy: PhoneNumbers, ids: JobIds) -> EventRe
     call = data["call"]
     providers = call["providers"]
     values: dict[str, Any] = {
+        "call_key": event.call.key,
         "call_id": event.call_id,
         "twilio_call_sid": providers["twilio_call_sid"],
         "twilio_account_sid": providers["twilio_account_sid"],
@@ -114,7 +116,7 @@ def event_record(event: CallEvent, policy: PhoneNumbers, ids: JobIds) -> EventRe
     row, _ = fit_row(
         call_events,
         {
-            "call_id": event.call_id,
+            "call_key": event.call.key,
             "seq": event.seq,
             "type": event.type,
             "at": utc(event.at),

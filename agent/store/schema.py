@@ -32,7 +32,8 @@ metadata = MetaData()
 calls = Table(
     "calls",
     metadata,
-    Column("call_id", String(128), primary_key=True),
+    Column("call_key", String(128), primary_key=True),
+    Column("call_id", String(128), nullable=False, index=True),
     Column("twilio_call_sid", String(64), index=True),
     Column("twilio_account_sid", String(64)),
     Column("telnyx_call_leg_id", String(128)),
@@ -70,7 +71,7 @@ calls = Table(
 call_events = Table(
     "call_events",
     metadata,
-    Column("call_id", String(128), primary_key=True),
+    Column("call_key", String(128), primary_key=True),
     Column("seq", Integer, primary_key=True),
     Column("type", String(64), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),

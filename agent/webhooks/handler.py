@@ -88,7 +88,7 @@ class WebhookHandler:
             spool=Spool(Path(settings.spool_dir), "webhook_outbox", settings.spool_max),
             encode=lambda rows: rows,
             decode=lambda rows: rows,
-            describe=lambda rows: {"call_id": rows[0]["call_id"], "seq": rows[0]["seq"]},
+            describe=lambda rows: {"call_key": rows[0]["call_key"], "seq": rows[0]["seq"]},
         )
         """Outbox writes, kept in the local spool while the database cannot take them."""
         # Building the handler (as the health endpoint does) touches neither the database
@@ -108,7 +108,7 @@ class WebhookHandler:
         now = utc_now()
         common = {
             "webhook_id": webhook_id(event),
-            "call_id": event.call_id,
+            "call_key": event.call.key,
             "seq": event.seq,
             "event_type": event.type,
             "body": body,

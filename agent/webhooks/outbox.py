@@ -29,7 +29,7 @@ class Delivery:
     id: int
     webhook_id: str
     url: str
-    call_id: str
+    call_key: str
     seq: int
     event_type: str
     body: str
@@ -37,11 +37,11 @@ class Delivery:
 
     @property
     def key(self) -> str:
-        return lease_key(self.url, self.call_id)
+        return lease_key(self.url, self.call_key)
 
 
-def lease_key(url: str, call_id: str) -> str:
-    return hashlib.sha256(f"{url}\n{call_id}".encode()).hexdigest()
+def lease_key(url: str, call_key: str) -> str:
+    return hashlib.sha256(f"{url}\n{call_key}".encode()).hexdigest()
 
 
 class Outbox:
@@ -94,7 +94,7 @@ class Outbox:
         heads = (
             select(func.min(webhook_outbox.c.id))
             .where(self._waiting, webhook_outbox.c.url == url)
-            .group_by(webhook_outbox.c.call_id)
+            .group_by(webhook_outbox.c.call_key)
         )
         query = (
             select(webhook_outbox)
@@ -106,12 +106,12 @@ class Outbox:
         with self.engine.connect() as db:
             return [_delivery(r) for r in db.execute(query).mappings()]
 
-    def next_of(self, url: str, call_id: str) -> Delivery | None:
+    def next_of(self, url: str, call_key: str) -> Delivery | None:
         """The oldest waiting row of this (URL, call) if it is due."""
         query = (
             select(webhook_outbox)
             .where(self._waiting)
-            .where(webhook_outbox.c.url == url, webhook_outbox.c.call_id == call_id)
+            .where(webhook_outbox.c.url == url, webhook_outbox.c.call_key == call_key)
             .order_by(webhook_outbox.c.id)
             .limit(1)
         )
@@ -174,7 +174,7 @@ def _delivery(row: Any) -> Delivery:
         id=row["id"],
         webhook_id=row["webhook_id"],
         url=row["url"],
-        call_id=row["call_id"],
+        call_key=row["call_key"],
         seq=row["seq"],
         event_type=row["event_type"],
         body=row["body"],

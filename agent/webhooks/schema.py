@@ -34,7 +34,7 @@ webhook_outbox = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("webhook_id", String(64), nullable=False),
     Column("url", Text, nullable=False),
-    Column("call_id", String(128), nullable=False),
+    Column("call_key", String(128), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("event_type", String(64), nullable=False),
     Column("body", Text, nullable=False),
@@ -45,7 +45,7 @@ webhook_outbox = Table(
     # Rows the endpoint refused for good (a 4xx other than 429) stay for inspection.
     Column("rejected", Integer, nullable=False, default=0),
     UniqueConstraint("webhook_id", "url", name="uq_webhook_outbox_delivery"),
-    Index("ix_webhook_outbox_pending", "rejected", "url", "call_id", "id"),
+    Index("ix_webhook_outbox_pending", "rejected", "url", "call_key", "id"),
 )
 
 webhook_leases = Table(

@@ -145,7 +145,7 @@ class Sender:
                 while row is not None and not self._stop:
                     if not await self._send(http, row):
                         return
-                    row = await asyncio.to_thread(outbox.next_of, row.url, row.call_id)
+                    row = await asyncio.to_thread(outbox.next_of, row.url, row.call_key)
                     if row is not None:
                         await asyncio.to_thread(outbox.lease, key, owner, self._options.lease_s)
             finally:
@@ -171,7 +171,7 @@ class Sender:
                 url=where,
                 status=status,
                 webhook_id=row.webhook_id,
-                call_id=row.call_id,
+                call_key=row.call_key,
                 seq=row.seq,
                 event_type=row.event_type,
                 response=error,
