@@ -1,8 +1,9 @@
 """One assembly at start: settings in, the validated configuration every job runs on out.
 
 `start`, `dev`, `simulate`, the `sip_simulator` fixture and `create_server` all go through
-`assemble`: the same checks, the same one-line errors, and each handler's configuration
-(the rules file above all) read once, here, not per job.
+`assemble`, the `calls` commands through `call_log_url`: the same checks, the same one-line
+errors, and each handler's configuration (the rules file above all) read once, here, not
+per job.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from .database.engine import check_database_url
 from .entrypoint import WorkerConfig
+from .errors import ConfigError
 from .handlers.registry import as_factory, resolve
 from .handlers.selection import handler_names
 from .settings import LogFormat, Settings, load_settings, require_livekit
@@ -62,6 +64,20 @@ def assemble(
     if mode is not Mode.SIMULATE:
         require_livekit(settings)
     return worker_config(settings, handlers)
+
+
+def call_log_url(db: str | None = None) -> str:
+    """The call log the `calls` commands read: `--db`, else SIP_AGENT_DB_URL, checked as
+    `start` checks it (a problem with `--db` is named so)."""
+    if db is None:
+        url = load_settings().db_url
+        check_database_url(url)
+        return url
+    try:
+        check_database_url(db)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("setting SIP_AGENT_DB_URL", "--db")) from None
+    return db
 
 
 def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerConfig:

@@ -15,8 +15,8 @@ from typing import Any
 
 import typer
 
+from .assembly import call_log_url
 from .errors import ConfigError
-from .settings import load_settings
 from .store import CallQuery, CallStore
 
 calls_app = typer.Typer(no_args_is_help=True, help="The call log: list, show and export calls.")
@@ -55,8 +55,7 @@ def _since(value: str | None) -> datetime | None:
 
 def _open(db: str | None) -> CallStore:
     try:
-        url = db or load_settings().db_url
-        return CallStore.open(url)
+        return CallStore.open(call_log_url(db))
     except ConfigError as exc:
         fail(str(exc))
     except Exception as exc:

@@ -125,3 +125,15 @@ def test_a_database_url_that_cannot_work_stops_simulate_in_one_line(
     assert "SIP_AGENT_DB_URL" in lines[0]
     assert says in lines[0]
     assert ":p@" not in lines[0]
+
+
+def test_a_db_url_that_cannot_work_is_one_line_naming_where_it_came_from(tmp_path: Path) -> None:
+    """`calls` checks the URL as `start` does: the setting or `--db`, named in one line."""
+    bad = "mysql://user@localhost/calls"
+    result = CliRunner().invoke(app, ["calls", "list", "--db", bad])
+    assert result.exit_code == 2
+    assert result.output.startswith("sip-agent: invalid --db") and "\n" not in result.output[:-1]
+    missing = f"sqlite:///{tmp_path}/nowhere/calls.db"
+    result = CliRunner().invoke(app, ["calls", "list"], env={"SIP_AGENT_DB_URL": missing})
+    assert result.exit_code == 2
+    assert "SIP_AGENT_DB_URL" in result.output and "does not exist" in result.output
