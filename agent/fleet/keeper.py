@@ -122,7 +122,7 @@ class FleetKeeper:
             "call of a lost worker taken over",
             **context,
             lost_worker=claim.worker_id,
-            silent_s=round((utc_now() - _aware(claim.updated_at)).total_seconds(), 1),
+            claim_age_s=round((utc_now() - _aware(claim.updated_at)).total_seconds(), 1),
         )
         try:
             present = await self._participant_present(claim)
