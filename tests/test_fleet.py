@@ -2,12 +2,13 @@
 worker that resumes them (the participant is still there) or ends them (it is not).
 
 The real job and the real livekit-api client against the stand-ins (FakeLiveKit, the Twirp
-server), on a real SQLite database; the live proof is tests/live/test_worker_lost.py.
+server), on real SQLite and PostgreSQL; the live proof is tests/live/test_worker_lost.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from agent import tracker
 from agent.clock import utc_now
+from agent.database.engine import dispose_all
 from agent.database.migrate import migrated_engine
 from agent.errors import ConfigError
 from agent.fleet import FleetConfig, fleet_config
@@ -28,6 +30,7 @@ from agent.settings import Settings, load_settings
 from agent.standin import FakeLiveKit, Recorder, Reply, TwirpError, TwirpServer
 from agent.testing.harness import OneJob
 from agent.testing.polling import eventually
+from tests.call_log_support import PG_URL_ENV, reset_postgres
 
 KEY, SECRET = "devkey", "secret-of-at-least-32-bytes-for-hs256"
 ROOM = "call-room"
@@ -41,9 +44,18 @@ ANSWERED = {
 }
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'calls.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'calls.db'}"
+    elif url := os.environ.get(PG_URL_ENV):
+        reset_postgres(url)
+        yield url
+    elif os.environ.get("CI"):
+        pytest.fail(f"{PG_URL_ENV} is not set: .ci/run must start PostgreSQL and export it")
+    else:
+        pytest.skip(f"set {PG_URL_ENV} to a scratch PostgreSQL database")
+    dispose_all()
 
 
 @pytest.fixture

@@ -142,16 +142,17 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-_writers: dict[str, ClaimWriter] = {}
+_writers: dict[tuple[str, str], ClaimWriter] = {}
 _writers_lock = threading.Lock()
 
 
 def writer_for(config: FleetConfig, logger: Any) -> ClaimWriter:
     """This process's writer for the worker `config` names (made on first use)."""
     with _writers_lock:
-        writer = _writers.get(config.worker_id)
+        key = (config.db_url, config.worker_id)
+        writer = _writers.get(key)
         if writer is None:
-            writer = _writers[config.worker_id] = ClaimWriter(config, logger)
+            writer = _writers[key] = ClaimWriter(config, logger)
         return writer
 
 
