@@ -8,13 +8,17 @@ per job.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from .database.engine import check_database_url
 from .entrypoint import WorkerConfig
 from .errors import ConfigError
+from .fleet import FleetConfig, fleet_config
+from .fleet.job_claims import JobClaims
 from .handlers.registry import as_factory, resolve
 from .handlers.selection import handler_names
 from .settings import LogFormat, Settings, load_settings, require_livekit
@@ -61,9 +65,18 @@ def assemble(
             update["handlers"] = (*settings.handlers, "router")
     if update:
         settings = settings.model_copy(update=update)
-    if mode is not Mode.SIMULATE:
-        require_livekit(settings)
-    return worker_config(settings, handlers)
+    if mode is Mode.SIMULATE:
+        return worker_config(settings, handlers)
+    require_livekit(settings)
+    config = worker_config(settings, handlers)
+    # A fleet needs LiveKit to look at lost calls' rooms: start and dev, not simulate.
+    return with_fleet(config, fleet_config(settings, handler_names(settings)))
+
+
+def with_fleet(config: WorkerConfig, fleet: FleetConfig | None) -> WorkerConfig:
+    """`config` whose jobs claim their calls in the fleet's database (None: no fleet)."""
+    opener = functools.partial(JobClaims.open, fleet) if fleet is not None else None
+    return dataclasses.replace(config, fleet=fleet, job_fleet=opener)
 
 
 def call_log_url(db: str | None = None) -> str:

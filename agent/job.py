@@ -17,7 +17,7 @@ from livekit import api, rtc
 
 from .clock import Clock, utc_now
 from .pipeline import Pipeline
-from .room_calls import RoomCalls, RoomGone
+from .room_calls import Resume, RoomCalls, RoomGone, StateTap
 from .settings import Settings
 
 DIAL_END_WAIT_S = 1.0
@@ -36,6 +36,8 @@ class CallJob:
         on_end: Callable[[], None],
         clock: Clock = utc_now,
         room_gone: RoomGone | None = None,
+        resume: Resume | None = None,
+        on_state: StateTap | None = None,
     ) -> None:
         self.room = room
         self.settings = settings
@@ -50,6 +52,8 @@ class CallJob:
             clock=clock,
             room_gone=room_gone,
             hold_end=self._hold_end,
+            resume=resume,
+            on_state=on_state,
         )
         self._api_client = api_client
         self._api: api.LiveKitAPI | None = None

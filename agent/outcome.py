@@ -61,6 +61,9 @@ class EndReason(enum.StrEnum):
     UNKNOWN_REASON = "UNKNOWN_REASON"
     JOB_ENDED = "JOB_ENDED"
     """The job ended (worker shutdown, connection lost) while the call was still up."""
+    WORKER_LOST = "WORKER_LOST"
+    """The worker holding the call stopped beating (killed, its host lost) and the call's
+    participant was gone when a live worker took the call over (agent/fleet)."""
 
 
 _BY_AGENT = frozenset({"PARTICIPANT_REMOVED", "ROOM_DELETED", "ROOM_CLOSED"})

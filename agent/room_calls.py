@@ -30,6 +30,11 @@ EventBuilder = Callable[[Call, int, datetime], CallEvent]
 """Builds an event from the call, its next seq and the time: see `RoomCalls.note`."""
 RoomGone = Callable[[], Awaitable[bool]]
 """Asks LiveKit whether the room is gone (deleted): see `RoomCalls.end_remaining`."""
+Resume = Callable[[str, Mapping[str, str]], tracker.CallState | None]
+"""The state of a call a lost worker held, for a participant (identity, attributes) this job
+is to resume instead of starting (agent/fleet)."""
+StateTap = Callable[[tracker.CallState], None]
+"""Told every new state of a call as it emits events (agent/fleet writes claims from it)."""
 ROOM_CHECK_TIMEOUT_S = 3.0
 ROOM_CHECKS = 3
 ROOM_CHECK_INTERVAL_S = 0.2
@@ -82,6 +87,8 @@ class RoomCalls:
         clock: Clock = utc_now,
         room_gone: RoomGone | None = None,
         hold_end: Callable[[str, str], bool] | None = None,
+        resume: Resume | None = None,
+        on_state: StateTap | None = None,
     ) -> None:
         self.room = room
         self.pipeline = pipeline
@@ -93,6 +100,8 @@ class RoomCalls:
         self._hold_end = hold_end
         """Asked before a participant's disconnect ends its call: True keeps it for the job
         (a dial in flight ends its call when the dial's answer, with the SIP status, comes)."""
+        self._resume = resume
+        self._on_state = on_state
         self._calls: dict[str, _Tracked] = {}
         """Calls by participant identity: the room's key for a participant."""
         self._reconnecting = False
@@ -179,6 +188,8 @@ class RoomCalls:
         tracked.state, events = step
         if not events:
             return
+        if self._on_state is not None:
+            self._on_state(tracked.state)
         self.pipeline.submit(events)
         if tracked.state.ended:
             tracked.cancel_timer()
@@ -207,6 +218,9 @@ class RoomCalls:
     def _start(
         self, identity: str, attributes: Mapping[str, str], participant_sid: str
     ) -> _Tracked:
+        resumed = self._resume(identity, attributes) if self._resume is not None else None
+        if resumed is not None:
+            return self._resumed(resumed, attributes, participant_sid)
         state, events = tracker.start(
             attributes,
             room=self.room.name,
@@ -214,16 +228,37 @@ class RoomCalls:
             participant_sid=participant_sid,
             now=self._clock(),
         )
-        tracked = self._calls[identity] = _Tracked(state=state)
-        self._ever_had_call = True
-        if self._no_call_timer is not None:
-            self._no_call_timer.cancel()
-            self._no_call_timer = None
+        tracked = self._track(identity, state)
         if state.call.status_is_unknown:
             self._warn_unknown_status(state)
         if state.call.attributes_dropped:
             self._warn_dropped(state.call)
         self._emit(tracked, (state, events))
+        return tracked
+
+    def _track(self, identity: str, state: tracker.CallState) -> _Tracked:
+        tracked = self._calls[identity] = _Tracked(state=state)
+        self._ever_had_call = True
+        if self._no_call_timer is not None:
+            self._no_call_timer.cancel()
+            self._no_call_timer = None
+        return tracked
+
+    def _resumed(
+        self, state: tracker.CallState, attributes: Mapping[str, str], participant_sid: str
+    ) -> _Tracked:
+        """A call a lost worker held goes on here: its key, its next seq, no second
+        `call.started`; what changed while nobody watched comes as the usual events."""
+        call = dataclasses.replace(state.call, participant_sid=participant_sid)
+        tracked = self._track(call.identity, dataclasses.replace(state, call=call))
+        self.log.info(
+            "call.resumed",
+            call_id=call.call_id,
+            call_key=call.key,
+            room=self.room.name,
+            seq=state.seq,
+        )
+        self._update(tracked, attributes)
         return tracked
 
     def _returning(self, participant: rtc.RemoteParticipant) -> _Tracked | None:

@@ -14,10 +14,11 @@ from . import ffi_routing, metrics, store, webhooks
 from .assembly import Mode, assemble
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
+from .fleet.keeper import FleetKeeper
 from .handlers.selection import handler_names
 from .health import HEALTH, add_handler_checks
 from .health import serve as serve_health
-from .logs import scrub_library_logs
+from .logs import make_logger, scrub_library_logs
 from .settings import Executor, Settings
 
 # Seconds a job gets, beyond the handler timeout, to end its calls and deliver them.
@@ -73,6 +74,8 @@ def server_for(config: WorkerConfig) -> AgentServer:
         store.drain_at_start(settings)
     if "webhook" in names:
         webhooks.drain_at_start(settings)
+    if config.fleet is not None:
+        FleetKeeper(config.fleet, settings, config.build_handlers, make_logger(settings)).start()
     server.rtc_session(
         functools.partial(entrypoint, config=config),
         agent_name=settings.name,

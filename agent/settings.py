@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     webhook_outbox_max: int = Field(100_000, gt=0)
     spool_dir: str = "sip-agent-spool"
     spool_max: int = Field(1_000_000, gt=0)
+    fleet_heartbeat_s: float = Field(2.0, gt=0)
+    fleet_lease_s: float = Field(15.0, gt=0)
+    """A worker silent this long is lost: its calls are taken over (more than twice the
+    heartbeat, checked at start in agent/fleet/config.py)."""
 
     _split_lists = field_validator("handlers", "webhook_urls", "webhook_events", mode="before")(
         _split

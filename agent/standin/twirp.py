@@ -77,6 +77,9 @@ METHODS: Mapping[str, _Method] = {
     "livekit.RoomService/ListRooms": _Method(
         api.ListRoomsRequest, api.ListRoomsResponse, _room_list
     ),
+    "livekit.RoomService/ListParticipants": _Method(
+        api.ListParticipantsRequest, api.ListParticipantsResponse, _room_admin("room")
+    ),
     "livekit.RoomService/UpdateParticipant": _Method(
         api.UpdateParticipantRequest, api.ParticipantInfo, _room_admin("room")
     ),

@@ -13,8 +13,9 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from ..assembly import worker_config
+from ..assembly import with_fleet, worker_config
 from ..entrypoint import entrypoint
+from ..fleet import FleetConfig
 from ..settings import Settings
 from ..standin import FakeLiveKit, FakeRoom, JobRun, Recorder, run_job
 
@@ -28,6 +29,8 @@ class OneJob:
         room: str,
         settings: Settings,
         handlers: Sequence[Any] = (),
+        *,
+        fleet: FleetConfig | None = None,
     ) -> None:
         self.livekit = livekit
         self.room: FakeRoom = livekit.room(room)
@@ -35,6 +38,8 @@ class OneJob:
         """Read at `start`: a test may change them before."""
         self.recorder = Recorder()
         self._handlers = tuple(handlers)
+        self._fleet = fleet
+        """The worker's fleet, when the job is to claim its calls (and resume lost ones)."""
         self._job: JobRun | None = None
 
     @property
@@ -49,7 +54,9 @@ class OneJob:
 
     async def start(self) -> JobRun:
         """Dispatch the job to the room; returns once its room is connected."""
-        config = worker_config(self.settings, [self.recorder, *self._handlers])
+        config = with_fleet(
+            worker_config(self.settings, [self.recorder, *self._handlers]), self._fleet
+        )
         self._job = await run_job(
             self.livekit,
             functools.partial(entrypoint, config=config),
