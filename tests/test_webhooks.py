@@ -98,6 +98,7 @@ def _senders() -> Iterator[None]:
 def settings_for(tmp_path: Path, url: str, **overrides: object) -> Settings:
     return load_settings(
         db_url=f"sqlite:///{tmp_path}/calls.db",
+        spool_dir=str(tmp_path / "spool"),
         webhook_urls=url,
         webhook_secret=SECRET,
         log_format="json",
