@@ -141,7 +141,7 @@ class WebhookHandler:
                 self._shared.wrote(False)
         PENDING.queued(self._local_url, call, len(rows))
         try:
-            await asyncio.to_thread(self._queue, self._local_url, rows)
+            await asyncio.to_thread(self._queue_locally, rows)
         except Exception as exc:  # a broken local disk: the shared path keeps it, spooled
             PENDING.settled(self._local_url, call, len(rows))
             self._log.warning(
@@ -156,6 +156,10 @@ class WebhookHandler:
         """In a thread: whether rows of the call wait in the local outbox (by this process
         or one before it)."""
         return self._local_path.exists() and self._outbox(self._local_url).has_waiting(call)
+
+    def _queue_locally(self, rows: list[Row]) -> None:
+        self._local_path.parent.mkdir(parents=True, exist_ok=True)
+        self._queue(self._local_url, rows)
 
     def _outbox(self, url: str) -> Outbox:
         outbox = self._outboxes.get(url)

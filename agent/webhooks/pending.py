@@ -14,6 +14,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from collections.abc import Collection
 
 SETTLE_POLL_S = 0.05
 
@@ -41,18 +42,22 @@ class Pending:
         with self._lock:
             return self._rows.get((outbox, call_key), 0)
 
-    def by_outbox(self) -> dict[str, int]:
-        """Rows in flight per outbox, the empty ones left out."""
+    def of_calls(self, outboxes: Collection[str], calls: Collection[str]) -> dict[str, int]:
+        """Rows of `calls` in flight per outbox of `outboxes`, the empty ones left out."""
         with self._lock:
             totals: Counter[str] = Counter()
-            for (outbox, _), rows in self._rows.items():
-                totals[outbox] += rows
+            for (outbox, call), rows in self._rows.items():
+                if outbox in outboxes and call in calls:
+                    totals[outbox] += rows
             return dict(totals)
 
-    async def settle(self, timeout_s: float) -> dict[str, int]:
-        """Wait until nothing is in flight, at most `timeout_s`; what is left, per outbox."""
+    async def settle(
+        self, outboxes: Collection[str], calls: Collection[str], timeout_s: float
+    ) -> dict[str, int]:
+        """Wait until no row of `calls` is in flight in `outboxes`, at most `timeout_s`;
+        what is left, per outbox."""
         deadline = time.monotonic() + timeout_s
-        while (left := self.by_outbox()) and time.monotonic() < deadline:
+        while (left := self.of_calls(outboxes, calls)) and time.monotonic() < deadline:
             await asyncio.sleep(SETTLE_POLL_S)
         return left
 
