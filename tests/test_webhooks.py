@@ -19,6 +19,7 @@ from aiohttp import web
 from standardwebhooks import Webhook
 
 from agent.database.engine import dispose_all
+from agent.errors import ConfigError
 from agent.logs import make_logger
 from agent.settings import Settings, load_settings
 from agent.standin.waiting import Changes
@@ -97,14 +98,14 @@ def _senders() -> Iterator[None]:
 
 
 def settings_for(tmp_path: Path, url: str, **overrides: object) -> Settings:
-    return load_settings(
-        db_url=f"sqlite:///{tmp_path}/calls.db",
-        spool_dir=str(tmp_path / "spool"),
-        webhook_urls=url,
-        webhook_secret=SECRET,
-        log_format="json",
-        **overrides,
-    )
+    values: dict[str, object] = {
+        "db_url": f"sqlite:///{tmp_path}/calls.db",
+        "spool_dir": str(tmp_path / "spool"),
+        "webhook_urls": url,
+        "webhook_secret": SECRET,
+        "log_format": "json",
+    }
+    return load_settings(**(values | overrides))
 
 
 async def send(
@@ -348,3 +349,22 @@ async def test_simulate_waits_for_a_dead_receiver_only_so_long(tmp_path: Path) -
     assert "queued_shared=5" in queued[0] and "sip-agent.db" in queued[0]
     assert time.monotonic() - started < 30
     assert "t0ps3cret" not in output
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"webhook_urls": ()}, "missing setting SIP_AGENT_WEBHOOK_URLS: the webhook handler"),
+        ({"webhook_secret": ""}, "missing setting SIP_AGENT_WEBHOOK_SECRET: generate one"),
+        ({"webhook_secret": "not base64!"}, "invalid setting SIP_AGENT_WEBHOOK_SECRET: expected"),
+        # Checked once, where the settings are read: the handler never sees such a URL.
+        ({"webhook_urls": "ftp://host/hook"}, "URL 1 (host): does not start with http://"),
+    ],
+)
+def test_a_webhook_setting_that_cannot_work_is_one_line(
+    tmp_path: Path, overrides: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        WebhookHandler(settings_for(tmp_path, "http://127.0.0.1:9/hooks", **overrides))
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+    assert "base64!" not in str(caught.value)
