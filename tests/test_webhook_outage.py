@@ -13,12 +13,15 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from agent.database.engine import dispose_all
+from agent.database.migrate import migrated_engine
 from agent.logs import make_logger
 from agent.settings import Settings, load_settings
 from agent.testing.polling import eventually
 from agent.webhooks import WebhookHandler, drain_at_start, stop_senders
-from agent.webhooks.local import local_outbox_path, shared_database
+from agent.webhooks.local import local_outbox_path, local_outbox_url, shared_database
+from agent.webhooks.outbox import Outbox
 from agent.webhooks.pending import PENDING
+from agent.webhooks.schema import OUTBOX
 from tests.call_log_support import WatchedLog, free_port, reset_postgres, twilio_call
 from tests.test_spool import Proxy
 from tests.test_store import postgres_url  # noqa: F401 (fixture)
@@ -166,3 +169,27 @@ async def test_a_restart_delivers_what_the_local_outbox_holds(
 
 def keys(calls: list[list]) -> set[str]:
     return {events[0].call.key for events in calls}
+
+
+@pytest.mark.parametrize("outage", ["sqlite"], indirect=True)
+async def test_the_local_outbox_is_bounded_by_the_same_setting(
+    outage: Outage, tmp_path: Path
+) -> None:
+    """Receiver and database down: past SIP_AGENT_WEBHOOK_OUTBOX_MAX events the local
+    outbox refuses more, with one warning naming the setting."""
+    dead = f"http://127.0.0.1:{free_port()}/hooks"
+    settings = settings_for(outage.db_url, tmp_path, dead).model_copy(
+        update={"webhook_outbox_max": 3}
+    )
+    logs = WatchedLog()
+    await outage.cut()
+    handler = WebhookHandler(settings, make_logger(settings, logs), FAST)
+    for event in twilio_call(1):
+        await handler.handle(event)
+    await handler.aclose()
+    full = [line for line in logs.getvalue().splitlines() if "outbox full" in line]
+    assert len(full) == 1 and "SIP_AGENT_WEBHOOK_OUTBOX_MAX" in full[0]
+    assert handler.writer.pending == 0  # refused, not spooled for the shared database
+    local = Outbox(migrated_engine(local_outbox_url(settings), OUTBOX))
+    assert local.depth() == 3
+    await outage.restore()
