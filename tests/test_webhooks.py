@@ -300,22 +300,28 @@ async def test_worker_killed_mid_delivery_resumes_after_restart(
     assert all(len(ids) == 1 for ids in ids_per_event.values())
 
 
+async def simulate_with_webhooks(
+    tmp_path: Path, url: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real `simulate` command (in a thread: this loop serves the receiver)."""
+    env = {
+        "SIP_AGENT_HANDLERS": "log,webhook",
+        "SIP_AGENT_WEBHOOK_URLS": url,
+        "SIP_AGENT_WEBHOOK_SECRET": SECRET,
+        **env,
+    }
+    return await asyncio.to_thread(
+        simulate, tmp_path, "twilio-inbound-answered", "--speed", "0", **env
+    )
+
+
 async def test_simulate_returns_once_its_webhooks_were_delivered(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     """`python -m agent simulate` with the webhook handler: the receiver has the whole
     call when the command returns, not just what went out before the play ended."""
     receiver.delay_s = 0.2  # each delivery takes a while: the play ends long before
-    result = await asyncio.to_thread(
-        simulate,
-        tmp_path,
-        "twilio-inbound-answered",
-        "--speed",
-        "0",
-        SIP_AGENT_HANDLERS="log,webhook",
-        SIP_AGENT_WEBHOOK_URLS=receiver.url,
-        SIP_AGENT_WEBHOOK_SECRET=SECRET,
-    )
+    result = await simulate_with_webhooks(tmp_path, receiver.url)
     assert result.returncode == 0, result.stderr
     assert [r["type"] for r in receiver.received] == [
         "call.started",
@@ -331,17 +337,8 @@ async def test_simulate_waits_for_a_dead_receiver_only_so_long(tmp_path: Path) -
     """A receiver that is not there: `simulate` returns after a few handler timeouts, with
     one warning naming what stays queued and where."""
     started = time.monotonic()
-    result = await asyncio.to_thread(
-        simulate,
-        tmp_path,
-        "twilio-inbound-answered",
-        "--speed",
-        "0",
-        SIP_AGENT_HANDLERS="log,webhook",
-        SIP_AGENT_HANDLER_TIMEOUT_S="1",
-        SIP_AGENT_WEBHOOK_URLS=f"http://127.0.0.1:{free_port()}/hooks?token=t0ps3cret",
-        SIP_AGENT_WEBHOOK_SECRET=SECRET,
-    )
+    dead = f"http://127.0.0.1:{free_port()}/hooks?token=t0ps3cret"
+    result = await simulate_with_webhooks(tmp_path, dead, SIP_AGENT_HANDLER_TIMEOUT_S="1")
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr
     queued = [line for line in output.splitlines() if "webhooks still queued at exit" in line]
