@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import tempfile
@@ -75,7 +76,11 @@ def server_for(config: WorkerConfig) -> AgentServer:
     if "webhook" in names:
         webhooks.drain_at_start(settings)
     if config.fleet is not None:
-        FleetKeeper(config.fleet, settings, config.build_handlers, make_logger(settings)).start()
+        # It beats for a running worker only: a server built and never run (a script's
+        # checks, a test) must not look alive to a fleet, nor leave a thread behind.
+        keeper = FleetKeeper(config.fleet, settings, config.build_handlers, make_logger(settings))
+        server.on("worker_started", keeper.start)
+        server.close_with_worker(lambda: asyncio.to_thread(keeper.stop))
     server.rtc_session(
         functools.partial(entrypoint, config=config),
         agent_name=settings.name,

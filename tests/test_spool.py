@@ -44,6 +44,10 @@ class Proxy:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
+        if self._server is None or not self._server.is_serving():  # cut meanwhile
+            writer.transport.abort()
+            up_writer.transport.abort()
+            return
         self._open |= {writer, up_writer}
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
 

@@ -19,11 +19,13 @@ from aiohttp import web
 from standardwebhooks import Webhook
 
 from agent.database.engine import dispose_all
+from agent.errors import ConfigError
 from agent.logs import make_logger
 from agent.settings import Settings, load_settings
 from agent.standin.waiting import Changes
 from agent.webhooks import SenderOptions, WebhookHandler, stop_senders
 from tests.call_log_support import WatchedLog, busy_call, free_port, twilio_call
+from tests.test_simulator_cli import simulate
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST = SenderOptions(poll_s=0.05, lease_s=1.0, base_delay_s=0.05, timeout_s=2.0)
@@ -96,13 +98,14 @@ def _senders() -> Iterator[None]:
 
 
 def settings_for(tmp_path: Path, url: str, **overrides: object) -> Settings:
-    return load_settings(
-        db_url=f"sqlite:///{tmp_path}/calls.db",
-        webhook_urls=url,
-        webhook_secret=SECRET,
-        log_format="json",
-        **overrides,
-    )
+    values: dict[str, object] = {
+        "db_url": f"sqlite:///{tmp_path}/calls.db",
+        "spool_dir": str(tmp_path / "spool"),
+        "webhook_urls": url,
+        "webhook_secret": SECRET,
+        "log_format": "json",
+    }
+    return load_settings(**(values | overrides))
 
 
 async def send(
@@ -295,3 +298,70 @@ async def test_worker_killed_mid_delivery_resumes_after_restart(
     for r in receiver.received:
         ids_per_event[(r["call_id"], r["seq"])].add(r["id"])
     assert all(len(ids) == 1 for ids in ids_per_event.values())
+
+
+async def simulate_with_webhooks(
+    tmp_path: Path, url: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real `simulate` command (in a thread: this loop serves the receiver)."""
+    env = {
+        "SIP_AGENT_HANDLERS": "log,webhook",
+        "SIP_AGENT_WEBHOOK_URLS": url,
+        "SIP_AGENT_WEBHOOK_SECRET": SECRET,
+        **env,
+    }
+    return await asyncio.to_thread(
+        simulate, tmp_path, "twilio-inbound-answered", "--speed", "0", **env
+    )
+
+
+async def test_simulate_returns_once_its_webhooks_were_delivered(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """`python -m agent simulate` with the webhook handler: the receiver has the whole
+    call when the command returns, not just what went out before the play ended."""
+    receiver.delay_s = 0.2  # each delivery takes a while: the play ends long before
+    result = await simulate_with_webhooks(tmp_path, receiver.url)
+    assert result.returncode == 0, result.stderr
+    assert [r["type"] for r in receiver.received] == [
+        "call.started",
+        "call.status_changed",
+        "call.answered",
+        "call.status_changed",
+        "call.ended",
+    ]
+    assert "still queued" not in result.stdout + result.stderr
+
+
+async def test_simulate_waits_for_a_dead_receiver_only_so_long(tmp_path: Path) -> None:
+    """A receiver that is not there: `simulate` returns after a few handler timeouts, with
+    one warning naming what stays queued and where."""
+    started = time.monotonic()
+    dead = f"http://127.0.0.1:{free_port()}/hooks?token=t0ps3cret"
+    result = await simulate_with_webhooks(tmp_path, dead, SIP_AGENT_HANDLER_TIMEOUT_S="1")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    queued = [line for line in output.splitlines() if "webhooks still queued at exit" in line]
+    assert len(queued) == 1
+    assert "queued_shared=5" in queued[0] and "sip-agent.db" in queued[0]
+    assert time.monotonic() - started < 30
+    assert "t0ps3cret" not in output
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"webhook_urls": ()}, "missing setting SIP_AGENT_WEBHOOK_URLS: the webhook handler"),
+        ({"webhook_secret": ""}, "missing setting SIP_AGENT_WEBHOOK_SECRET: generate one"),
+        ({"webhook_secret": "not base64!"}, "invalid setting SIP_AGENT_WEBHOOK_SECRET: expected"),
+        # Checked once, where the settings are read: the handler never sees such a URL.
+        ({"webhook_urls": "ftp://host/hook"}, "URL 1 (host): does not start with http://"),
+    ],
+)
+def test_a_webhook_setting_that_cannot_work_is_one_line(
+    tmp_path: Path, overrides: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        WebhookHandler(settings_for(tmp_path, "http://127.0.0.1:9/hooks", **overrides))
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+    assert "base64!" not in str(caught.value)

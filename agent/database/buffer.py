@@ -79,6 +79,12 @@ class SpooledWriter(Generic[T]):
         """Write `item` (or keep it on disk, in order); False while the database fails."""
         return await asyncio.to_thread(self._add, item)
 
+    async def try_add(self, item: T) -> bool:
+        """Write `item` now if the database takes it; False, keeping nothing, when it does
+        not, when a failure is fresh or when the spool holds earlier writes (the caller
+        sends it elsewhere)."""
+        return await asyncio.to_thread(self._add_now, item)
+
     async def flush(self) -> bool:
         """Write what the spool holds now (a failure moments ago notwithstanding); True when
         it is empty."""
@@ -103,6 +109,14 @@ class SpooledWriter(Generic[T]):
                 return True
             self._keep([item])
         return self.drain()
+
+    def _add_now(self, item: T) -> bool:
+        with self._lock:
+            if self._spooled is None:
+                self._spooled = self._spool.count() > 0
+            if self._spooled or time.monotonic() < self._retry_at:
+                return False
+            return self._try([item])
 
     def _keep(self, items: list[T]) -> None:
         refused = self._spool.append([self._encode(i) for i in items])

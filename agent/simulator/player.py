@@ -19,8 +19,10 @@ from ..current import current_job
 from ..entrypoint import WorkerConfig, entrypoint
 from ..errors import ConfigError
 from ..handlers.registry import as_factory
+from ..logs import make_logger
 from ..pipeline import Pipeline
 from ..standin import FakeLiveKit, FakeRoom, JobRun, Recorder, run_job
+from ..webhooks import wait_delivered
 from .clock import ScenarioClock
 from .livekit_api import API_KEY, API_SECRET, Requests, livekit_api
 from .model import DeleteRoom, Dtmf, Join, Leave, Reconnect, Scenario, SetAttributes, Step, Wait
@@ -215,6 +217,10 @@ async def play(
                     await stage.run(step)
             finally:
                 await stage.finish()
+    # The play ends when its webhooks went out, not when they were queued (a stopped play
+    # does not wait: they stay queued for the next run).
+    calls = {event.call.key for event in recorder.events}
+    await wait_delivered(config.settings, calls, make_logger(config.settings))
     result = collect(scenario, recorder.events)
     for call in result.calls.values():
         if call.events:

@@ -83,6 +83,14 @@ class Outbox:
                 db.execute(stmt, [dict(r, attempts=0, rejected=0) for r in kept])
         return len(rows) - len(kept)
 
+    def has_waiting(self, call_key: str) -> bool:
+        """Whether any row of the call is still to deliver."""
+        query = select(webhook_outbox.c.id).where(
+            self._waiting, webhook_outbox.c.call_key == call_key
+        )
+        with self.engine.connect() as db:
+            return db.execute(query.limit(1)).first() is not None
+
     def urls(self) -> list[str]:
         """The endpoints with rows still to deliver."""
         query = select(webhook_outbox.c.url).where(self._waiting).distinct()

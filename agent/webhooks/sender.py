@@ -26,6 +26,7 @@ from standardwebhooks import Webhook
 from .. import metrics
 from ..database.migrate import migrated_engine
 from .outbox import Delivery, Outbox
+from .pending import PENDING
 from .retry import Verdict, backoff_s, retry_after_s, verdict
 from .schema import OUTBOX
 
@@ -53,8 +54,12 @@ def endpoint(url: str) -> str:
 
 
 class Sender:
-    def __init__(self, outbox: Outbox, secret: str, logger: Any, options: SenderOptions) -> None:
+    def __init__(
+        self, outbox: Outbox, secret: str, logger: Any, options: SenderOptions, name: str
+    ) -> None:
         self._outbox = outbox
+        self._name = name
+        """The outbox's database URL, as `PENDING` counts its rows."""
         self._signer = Webhook(secret)
         self._log = logger
         self._options = options
@@ -158,6 +163,7 @@ class Sender:
         outcome = verdict(status) if status else Verdict.RETRY
         if outcome is Verdict.DELIVERED:
             await asyncio.to_thread(self._outbox.delivered, row.id)
+            PENDING.settled(self._name, row.call_key)
             metrics.delivery_succeeded()
             if row.url in self._failing:
                 self._failing.discard(row.url)
@@ -165,6 +171,7 @@ class Sender:
             return True
         if outcome is Verdict.REJECTED:
             await asyncio.to_thread(self._outbox.rejected, row.id, error)
+            PENDING.settled(self._name, row.call_key)
             metrics.delivery_failed(f"http_{status}")
             self._log.warning(
                 "webhook rejected by the endpoint; not retried",
@@ -236,9 +243,8 @@ def start_sender(
     with _lock:
         sender = _senders.get((db_url, secret))
         if sender is None:
-            sender = Sender(
-                Outbox(migrated_engine(db_url, OUTBOX)), secret, logger, options or SenderOptions()
-            )
+            outbox = Outbox(migrated_engine(db_url, OUTBOX))
+            sender = Sender(outbox, secret, logger, options or SenderOptions(), db_url)
             sender.start()
             _senders[(db_url, secret)] = sender
         return sender
