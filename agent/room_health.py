@@ -115,6 +115,8 @@ class CallWatch:
         meter, timeout = self.meter, self._limits.agent_timeout_s
         if self._missing_told or timeout <= 0 or meter.answered_s is None:
             return None
+        if not meter.agents_joined:  # a call no agent joined is not judged
+            return None
         if meter.first_speech_s is not None:
             return None
         return meter.at(meter.answered_s + timeout)

@@ -148,8 +148,9 @@ class Settings(BaseSettings):
     webhook_outbox_max: int = Field(100_000, gt=0)
     spool_dir: str = "sip-agent-spool"
     spool_max: int = Field(1_000_000, gt=0)
-    silence_s: float = Field(10.0, ge=0)
-    """Dead air a voice agent should never leave: `call.silence` (0: off)."""
+    silence_s: float = Field(15.0, ge=0)
+    """Dead air no voice agent should leave; with no caller speech known it also covers the
+    caller talking while the agent listens, hence well above a long turn (0: off)."""
     agent_timeout_s: float = Field(10.0, ge=0)
     """A voice agent greets within seconds of the answer: `call.agent_missing` (0: off)."""
     slow_response_s: float = Field(3.0, ge=0)

@@ -120,7 +120,8 @@ def test_caller_speech_where_known_gives_turns_and_talk_share() -> None:
     assert health.interruptions == 1
     assert (health.agent_talk_s, health.caller_talk_s) == (1.2, 3.0)
     assert health.agent_talk_share == 0.29
-    assert health.speech_s == 4.0 and health.silence_s == 2.0
+    # Measured from the first caller speech fact: before it, nothing said who spoke.
+    assert (health.active_s, health.speech_s, health.silence_s) == (5.0, 4.0, 1.0)
 
 
 def test_ringing_figures_outbound() -> None:

@@ -43,9 +43,11 @@ async def test_health_figures_are_histograms_and_counters_by_agent_and_trunk() -
     assert after["sip_agent_silent_calls_total"] == 1  # SLOW's longest silence is 4 s
 
 
-async def test_a_call_with_no_agent_counts_under_no_agent_name() -> None:
+async def test_an_answered_call_no_agent_joined_is_not_judged() -> None:
+    """30 s answered with no agent: someone else's call (a person, a bridged leg)."""
     labels = {"agent": "", "trunk": "ST_twilio"}
-    before = REGISTRY.get_sample_value("sip_agent_silent_calls_total", labels) or 0.0
+    names = ("sip_agent_silent_calls_total", "sip_agent_agent_missing_calls_total")
+    before = [REGISTRY.get_sample_value(name, labels) or 0.0 for name in names]
     events = twilio_call(23)
     ended = events[-1]
     assert isinstance(ended, CallEnded)
@@ -54,4 +56,5 @@ async def test_a_call_with_no_agent_counts_under_no_agent_name() -> None:
     )
     for event in [*events[:-1], dataclasses.replace(ended, health=health)]:
         await MetricsHandler().handle(event)
-    assert REGISTRY.get_sample_value("sip_agent_silent_calls_total", labels) == before + 1
+    assert health.active_s == 0 and not health.agent_missing and not health.silences
+    assert [REGISTRY.get_sample_value(name, labels) or 0.0 for name in names] == before

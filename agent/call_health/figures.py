@@ -46,7 +46,7 @@ class Thresholds:
     """What counts as too long; 0 turns a check off. Settings `SIP_AGENT_SILENCE_S`,
     `SIP_AGENT_AGENT_TIMEOUT_S`, `SIP_AGENT_SLOW_RESPONSE_S`."""
 
-    silence_s: float = 10.0
+    silence_s: float = 15.0
     agent_timeout_s: float = 10.0
     slow_response_s: float = 3.0
 
@@ -85,7 +85,8 @@ class CallHealth:
     agent_left_early: bool
     """An agent had joined and none was left when the call ended."""
     agent_missing: bool
-    """Answered, up `agent_timeout_s` or longer, and no agent spoke within that time."""
+    """Answered, up `agent_timeout_s` or longer, an agent came, and none spoke within that
+    time of the answer. A call no agent ever joined is not judged (see `active_s`)."""
     agent_mutes: int
     """Times an agent muted a track."""
     turns: int
@@ -111,7 +112,9 @@ class CallHealth:
     agent_talk_share: float | None
     """agent_talk_s / (agent_talk_s + caller_talk_s), to 0.01."""
     active_s: float
-    """From the answer to the end: the time silence and speech are measured in."""
+    """The time silence and speech are measured in: from the answer (or the first agent in
+    the room, if later) to the end. 0 when no agent came and no caller speech is known: an
+    answered call no agent joined is someone else's (a person, a bridged SIP leg)."""
     speech_s: float
     """Active time in which someone was known to speak."""
     silence_s: float

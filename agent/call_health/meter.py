@@ -72,6 +72,7 @@ class HealthMeter:
         "interruptions",
         "long_silences",
         "longest_silence_s",
+        "measured_from_s",
         "now_s",
         "rang_s",
         "responses_s",
@@ -114,6 +115,8 @@ class HealthMeter:
         self._stretch_start: float | None = None
         """The active time is cut into stretches, quiet or not; this one began here."""
         self._stretch_quiet = False
+        self.measured_from_s: float | None = None
+        """Where the stretches began: the answer, or the first agent after it."""
         self.silence_total_s = 0.0
         self.speech_total_s = 0.0
         self.longest_silence_s = 0.0
@@ -230,12 +233,16 @@ class HealthMeter:
             self._caller_turn_end = t
 
     def _stretch(self, t: float) -> None:
-        """Cut the active time into quiet and spoken stretches."""
-        if self.answered_s is None:
+        """Cut the active time into quiet and spoken stretches, once there is someone whose
+        speech is known: an agent in the room, or a caller speech source. An answered call
+        no agent ever joined is someone else's (a person, a bridged SIP leg): nothing here
+        says when anyone speaks, so it is not judged."""
+        if self.answered_s is None or not (self.agents_joined or self.caller_known):
             return
         quiet = self._speaking == 0 and self._caller_since is None
         if self._stretch_start is None:
             self._stretch_start, self._stretch_quiet = t, quiet
+            self.measured_from_s = t
         elif quiet is not self._stretch_quiet:
             self._close_stretch(t)
             self._stretch_start, self._stretch_quiet = t, quiet
@@ -285,6 +292,7 @@ class HealthMeter:
         missing = (
             timeout > 0
             and answered is not None
+            and self.agents_joined > 0
             and t - answered >= timeout
             and (first is None or first - answered > timeout)
         )
@@ -318,7 +326,7 @@ class HealthMeter:
             agent_talk_share=(
                 round(self.agent_talk_s / talked, 2) if caller is not None and talked else None
             ),
-            active_s=rounded(t - answered) if answered is not None else 0.0,
+            active_s=rounded(t - self.measured_from_s) if self.measured_from_s is not None else 0.0,
             speech_s=rounded(self.speech_total_s),
             silence_s=rounded(self.silence_total_s),
             longest_silence_s=rounded(self.longest_silence_s),
