@@ -3,42 +3,23 @@ hung up with a reason; one that never speaks gets the caller transferred to a hu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-
-import pytest
 
 from agent.settings import load_settings
 from agent.simulator.pytest_plugin import SipSimulator
-from agent.standin import FakeLiveKit, TwirpServer, room_answers, room_effects
+from agent.standin import FakeLiveKit, TwirpServer
 from agent.testing.harness import OneJob
+from tests.test_control import livekit, twirp  # noqa: F401 (fixtures: the stand-in and its API)
 
 RULES = Path(__file__).resolve().parent.parent / "examples" / "health.toml"
-KEY, SECRET = "devkey", "secret-of-at-least-32-bytes-for-hs256"
 CALLER = {"sip.callID": "SCL_deadair", "sip.callStatus": "ringing", "sip.ruleID": "SDR_1"}
 AGENT = {"lk.agent.name": "support-agent", "lk.agent.state": "listening"}
 
 
-@pytest.fixture
-def livekit() -> Iterator[FakeLiveKit]:
-    with FakeLiveKit(api_key=KEY, api_secret=SECRET) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def twirp(
-    livekit: FakeLiveKit, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[TwirpServer]:
-    async with TwirpServer(
-        KEY, SECRET, on_success=room_effects(livekit), responder=room_answers(livekit)
-    ) as server:
-        monkeypatch.setenv("LIVEKIT_URL", server.url)
-        monkeypatch.setenv("LIVEKIT_API_KEY", KEY)
-        monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
-        yield server
-
-
-async def test_dead_air_hangs_up_with_a_reason(livekit: FakeLiveKit, twirp: TwirpServer) -> None:
+async def test_dead_air_hangs_up_with_a_reason(
+    livekit: FakeLiveKit,  # noqa: F811
+    twirp: TwirpServer,  # noqa: F811
+) -> None:
     settings = load_settings(
         _env_file=None, rules=RULES, handlers=("router",), silence_s=0.3, action_timeout_s=2.0
     )
