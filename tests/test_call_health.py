@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,8 @@ from agent.call_health import (
     Thresholds,
     measure,
 )
+from agent.errors import ConfigError
+from agent.settings import load_settings
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 S = AgentState
@@ -195,3 +198,9 @@ def test_any_order_and_spacing_gives_consistent_figures(
     if health.agent_missing:
         assert health.long_silences >= 0 and health.answer_s is not None
     assert health.slow_responses <= health.turns
+
+
+def test_health_thresholds_that_cannot_work_stop_start_up_naming_the_setting() -> None:
+    for name, value in (("silence_s", "inf"), ("agent_timeout_s", "-1"), ("slow_response_s", "x")):
+        with pytest.raises(ConfigError, match=f"invalid setting SIP_AGENT_{name.upper()}"):
+            load_settings(_env_file=None, **{name: value})
