@@ -19,15 +19,22 @@ from typing import TYPE_CHECKING, Any
 # framework, the CLI or the database loads on first use (below): a handler module that only
 # needs `CallEvent` imports fast.
 from .call import Call, CallStatus, Direction, Headers, ProviderIds, parse_call
+from .call_health import CallHealth
 from .control import CallControl, control
 from .entrypoint import WorkerConfig, entrypoint
 from .errors import ConfigError
 from .events import (
     CallActionFailed,
+    CallAgentJoined,
+    CallAgentLeft,
+    CallAgentMissing,
     CallAnswered,
     CallDtmf,
     CallEnded,
     CallEvent,
+    CallSilence,
+    CallSilenceEnded,
+    CallSlowResponse,
     CallStarted,
     CallStatusChanged,
     CallTransferFailed,
@@ -75,12 +82,19 @@ def __dir__() -> list[str]:
 __all__ = [
     "Call",
     "CallActionFailed",
+    "CallAgentJoined",
+    "CallAgentLeft",
+    "CallAgentMissing",
     "CallAnswered",
     "CallControl",
     "CallDtmf",
     "CallEnded",
     "CallEvent",
+    "CallHealth",
     "CallQuery",
+    "CallSilence",
+    "CallSilenceEnded",
+    "CallSlowResponse",
     "CallStarted",
     "CallStatus",
     "CallStatusChanged",

@@ -84,13 +84,45 @@ def list_calls(
     number: str | None = typer.Option(None, help="A from or to number (masked or full)."),
     trunk: str | None = typer.Option(None, help="A SIP trunk id."),
     limit: int = typer.Option(50, help="At most this many calls, newest first."),
+    unhealthy: bool = typer.Option(
+        False, "--unhealthy", help="Agent missing, a long silence or a slow response."
+    ),
+    agent_missing: bool = typer.Option(
+        False, "--agent-missing", help="No agent spoke within SIP_AGENT_AGENT_TIMEOUT_S."
+    ),
+    silence_over: float | None = typer.Option(
+        None, "--silence-over", help="Longest silence over this many seconds."
+    ),
+    p95_over: float | None = typer.Option(
+        None, "--p95-over", help="95th percentile response time over this many seconds."
+    ),
     db: str | None = DbOption,
 ) -> None:
     """Calls, newest first, one line each."""
     if limit < 1:
         fail(f"--limit {limit}: give a number of calls, 1 or more")
-    query = CallQuery(_since(since), status, outcome, number, trunk, limit)
-    filtered = any(v is not None for v in (since, status, outcome, number, trunk))
+    for name, seconds in (("--silence-over", silence_over), ("--p95-over", p95_over)):
+        if seconds is not None and not seconds >= 0:
+            fail(f"{name} {seconds}: give a number of seconds, 0 or more")
+    query = CallQuery(
+        _since(since),
+        status,
+        outcome,
+        number,
+        trunk,
+        limit,
+        unhealthy=unhealthy,
+        agent_missing=agent_missing,
+        silence_over_s=silence_over,
+        p95_over_s=p95_over,
+    )
+    filtered = (
+        unhealthy
+        or agent_missing
+        or any(
+            v is not None for v in (since, status, outcome, number, trunk, silence_over, p95_over)
+        )
+    )
     rows = [[_cell(c[k]) for k in LIST_COLUMNS] for c in _open(db).calls(query)]
     if not rows:
         typer.echo("no calls match these filters" if filtered else "no calls in the call log")
@@ -105,7 +137,8 @@ def _details(data: dict[str, Any]) -> str:
     `old -> new`."""
     if data["type"] == "call.status_changed":
         return f"{data['previous_raw']} -> {data['raw']}"
-    own = {k: v for k, v in data.items() if k not in ("type", "seq", "at", "call")}
+    # The health block has lines of its own above the timeline.
+    own = {k: v for k, v in data.items() if k not in ("type", "seq", "at", "call", "health")}
     if data["type"] == "call.started":
         own["status"] = data["call"]["raw_status"]
     return " ".join(
@@ -129,8 +162,14 @@ def show(
         fail(f"no call {call_id!r} in the call log", code=1)
         return
     for key, value in call.items():
-        if key not in ("last_seq",) and value not in (None, "{}"):
+        if key not in ("last_seq", "health") and value not in (None, "{}"):
             typer.echo(f"{key + ':':<24}{_cell(value)}")
+    if call.get("health"):
+        typer.echo("health:")
+        for key, value in json.loads(call["health"]).items():
+            if value not in (None, [], 0) or key in ("agent_missing", "turns"):
+                shown = json.dumps(value) if isinstance(value, list) else _cell(value)
+                typer.echo(f"  {key + ':':<36}{shown}")
     typer.echo("timeline:")
     started = call["started_at"]
     for event in store.timeline(call["call_key"]):

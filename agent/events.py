@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from .call import Call, CallStatus
+from .call_health.figures import CallHealth
 from .outcome import EndedBy, Outcome
 
 
@@ -92,6 +93,8 @@ class CallEnded(_Event):
     sip_status_code: int | None = None
     transferred_to: str | None = None
     """The transfer target when the call ended because this worker transferred it."""
+    health: CallHealth | None = None
+    """How the conversation went (agent, turns, silence): see agent/call_health."""
     type: Literal["call.ended"] = "call.ended"
 
 
@@ -123,6 +126,69 @@ class CallActionFailed(_Event):
     type: Literal["call.action_failed"] = "call.action_failed"
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallAgentJoined(_Event):
+    """An agent participant (kind AGENT) is in the call's room: joined, or already there when
+    the call started. Agents are the room's: every call in the room gets this."""
+
+    identity: str
+    agent_name: str | None
+    """Its `lk.agent.name`, when it sets one."""
+    type: Literal["call.agent_joined"] = "call.agent_joined"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallAgentLeft(_Event):
+    """An agent participant left the call's room."""
+
+    identity: str
+    agent_name: str | None
+    reason: str
+    """Its disconnect reason name."""
+    type: Literal["call.agent_left"] = "call.agent_left"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallSilence(_Event):
+    """The call is active and nobody has been known to speak for `SIP_AGENT_SILENCE_S`:
+    once per silent stretch (`call.silence_ended` says how long it lasted)."""
+
+    since: datetime
+    silent_s: float
+    type: Literal["call.silence"] = "call.silence"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallSilenceEnded(_Event):
+    """Someone spoke after a stretch that raised `call.silence`."""
+
+    since: datetime
+    length_s: float
+    type: Literal["call.silence_ended"] = "call.silence_ended"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallAgentMissing(_Event):
+    """The call has been active `SIP_AGENT_AGENT_TIMEOUT_S` and no agent has spoken: once
+    per call."""
+
+    waited_s: float
+    agents: tuple[str, ...]
+    """Identities of the agents in the room (none: no agent came)."""
+    type: Literal["call.agent_missing"] = "call.agent_missing"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CallSlowResponse(_Event):
+    """A turn's response time (the caller's turn over to the agent speaking) passed
+    `SIP_AGENT_SLOW_RESPONSE_S`; raised when the agent starts speaking."""
+
+    identity: str
+    agent_name: str | None
+    response_s: float
+    type: Literal["call.slow_response"] = "call.slow_response"
+
+
 CallEvent = (
     CallStarted
     | CallStatusChanged
@@ -133,6 +199,12 @@ CallEvent = (
     | CallTransferSucceeded
     | CallTransferFailed
     | CallActionFailed
+    | CallAgentJoined
+    | CallAgentLeft
+    | CallSilence
+    | CallSilenceEnded
+    | CallAgentMissing
+    | CallSlowResponse
 )
 EVENT_TYPES: tuple[str, ...] = tuple(
     str(next(f.default for f in dataclasses.fields(member) if f.name == "type"))

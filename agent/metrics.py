@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from .call_health import CallHealth
 from .events import CallEvent
 from .outcome import Outcome
 from .settings import Settings
@@ -51,6 +52,45 @@ TALK_SECONDS = Histogram(
     "From answer to end, answered calls only.",
     ["direction"],
     buckets=TALK_BUCKETS,
+)
+# Agents join and answer in seconds; silences run longer.
+AGENT_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 3, 5, 8, 10, 15, 20, 30, 60)
+SILENCE_BUCKETS = (1, 2, 3, 5, 8, 10, 15, 20, 30, 60, 120, 300)
+HEALTH_LABELS = ["agent", "trunk"]
+"""The agent's `lk.agent.name` ("" when it sets none or none came) and the SIP trunk."""
+AGENT_JOIN_SECONDS = Histogram(
+    "sip_agent_agent_join_seconds",
+    "From first sight of the call to the first agent participant in its room.",
+    HEALTH_LABELS,
+    buckets=AGENT_BUCKETS,
+)
+AGENT_FIRST_SPEECH_SECONDS = Histogram(
+    "sip_agent_agent_first_speech_seconds",
+    "From the answer to the agent's first `speaking` (0 when it spoke first).",
+    HEALTH_LABELS,
+    buckets=AGENT_BUCKETS,
+)
+AGENT_RESPONSE_SECONDS = Histogram(
+    "sip_agent_agent_response_seconds",
+    "Per turn: the caller's turn over to the agent speaking.",
+    HEALTH_LABELS,
+    buckets=AGENT_BUCKETS,
+)
+SILENCE_SECONDS = Histogram(
+    "sip_agent_silence_seconds",
+    "Stretches of 1 s or longer in which nobody was known to speak, answered calls.",
+    HEALTH_LABELS,
+    buckets=SILENCE_BUCKETS,
+)
+AGENT_MISSING = Counter(
+    "sip_agent_agent_missing_calls",
+    "Calls in which no agent spoke within SIP_AGENT_AGENT_TIMEOUT_S of the answer.",
+    HEALTH_LABELS,
+)
+SILENT_CALLS = Counter(
+    "sip_agent_silent_calls",
+    "Calls with a silence of SIP_AGENT_SILENCE_S or longer.",
+    HEALTH_LABELS,
 )
 EVENTS = Counter("sip_agent_events", "Call events delivered to handlers.", ["type"])
 HANDLER_SECONDS = Histogram(
@@ -118,9 +158,33 @@ class MetricsHandler:
             # `completed` is exactly "was answered" (see agent/outcome.py).
             if event.outcome is Outcome.COMPLETED:
                 TALK_SECONDS.labels(direction).observe(event.talk_s)
+            if event.health is not None:
+                observe_health(event.health, trunk)
 
     async def aclose(self) -> None:
         return None
+
+
+def observe_health(health: CallHealth, trunk: str) -> None:
+    """A call's health figures, once, at its end."""
+    labels = (health.agent_name or "", trunk)
+    if health.agent_join_s is not None:
+        AGENT_JOIN_SECONDS.labels(*labels).observe(health.agent_join_s)
+    if health.agent_first_speech_after_answer_s is not None:
+        first = max(0.0, health.agent_first_speech_after_answer_s)
+        AGENT_FIRST_SPEECH_SECONDS.labels(*labels).observe(first)
+    if health.responses_s:
+        responses = AGENT_RESPONSE_SECONDS.labels(*labels)
+        for seconds in health.responses_s:
+            responses.observe(seconds)
+    if health.silences:
+        silences = SILENCE_SECONDS.labels(*labels)
+        for silence in health.silences:
+            silences.observe(silence.length_s)
+    if health.agent_missing:
+        AGENT_MISSING.labels(*labels).inc()
+    if health.long_silences:
+        SILENT_CALLS.labels(*labels).inc()
 
 
 SPOOLED = Gauge(

@@ -19,10 +19,31 @@ from livekit import rtc
 
 from . import tracker
 from .call import MAX_ATTRIBUTES, MAX_ATTRIBUTES_TOTAL_CHARS, Call, CallStatus
+from .call_health import (
+    NAME_KEY,
+    STATE_KEY,
+    AgentAudio,
+    AgentJoined,
+    AgentLeft,
+    AgentMuted,
+    AgentStateChanged,
+    Answered,
+    Fact,
+    Rang,
+    agent_state,
+)
 from .clock import Clock, utc_now
-from .events import CallEvent
+from .events import (
+    CallAgentJoined,
+    CallAgentLeft,
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallStatusChanged,
+)
 from .outcome import EndReason
 from .pipeline import Pipeline
+from .room_health import Builder, CallWatch, is_agent, thresholds
 from .settings import Settings
 
 SIP_KIND = "PARTICIPANT_KIND_SIP"
@@ -62,6 +83,8 @@ def reason_name(reason: int | None) -> str:
 @dataclass(slots=True)
 class _Tracked:
     state: tracker.CallState
+    health: CallWatch = dataclasses.field(init=False)
+    """Set right after: its events go through this call."""
     timer: asyncio.TimerHandle | None = None
     away_reason: str | None = None
     """Set while the participant is gone during the agent's reconnect."""
@@ -104,6 +127,10 @@ class RoomCalls:
         self._on_state = on_state
         self._calls: dict[str, _Tracked] = {}
         """Calls by participant identity: the room's key for a participant."""
+        self._agents: dict[str, str | None] = {}
+        """Agent participants in the room (kind AGENT), by identity: their `lk.agent.name`.
+        They are the room's, so each of the room's calls hears of them."""
+        self._limits = thresholds(settings)
         self._reconnecting = False
         self._ever_had_call = False
         self._no_call_timer: asyncio.TimerHandle | None = None
@@ -117,13 +144,21 @@ class RoomCalls:
         room.on("participant_attributes_changed", self._on_attributes_changed)
         room.on("sip_dtmf_received", self._on_dtmf)
         room.on("participant_disconnected", self._on_participant_disconnected)
+        room.on("track_published", self._on_track_published)
+        room.on("track_unpublished", self._on_track_unpublished)
+        room.on("track_muted", self._on_track_muted)
         room.on("disconnected", self._on_room_disconnected)
         room.on("reconnecting", self._on_reconnecting)
         room.on("reconnected", self._on_reconnected)
 
     def scan(self) -> None:
-        """Start the calls already in the room when the job connected."""
-        for participant in list(self.room.remote_participants.values()):
+        """Start the calls already in the room when the job connected (after its agents,
+        which each call then finds there)."""
+        participants = list(self.room.remote_participants.values())
+        for participant in participants:
+            if is_agent(participant):
+                self._agent_joined(participant)
+        for participant in participants:
             self._ensure(participant)
         if not self._ever_had_call:
             self._no_call_timer = asyncio.get_running_loop().call_later(
@@ -188,6 +223,7 @@ class RoomCalls:
         tracked.state, events = step
         if not events:
             return
+        self._health_of(tracked, events)
         if self._on_state is not None:
             self._on_state(tracked.state)
         self.pipeline.submit(events)
@@ -199,6 +235,25 @@ class RoomCalls:
             tracked.timer = asyncio.get_running_loop().call_later(
                 self._settings.hangup_grace_s, self._hangup_grace_over, tracked
             )
+
+    def _health_of(self, tracked: _Tracked, events: list[CallEvent]) -> None:
+        """The call's own facts into its health; `call.ended` gets the figures."""
+        for index, event in enumerate(events):
+            if isinstance(event, CallAnswered):
+                tracked.health.feed(Answered(event.at), self._agents)
+            elif (
+                isinstance(event, CallStatusChanged)
+                and event.status is CallStatus.RINGING
+                and event.previous is CallStatus.DIALING
+            ):
+                tracked.health.feed(Rang(event.at), self._agents)
+            elif isinstance(event, CallEnded):
+                events[index] = tracked.health.ended(event)
+
+    def _note(self, tracked: _Tracked, build: Builder) -> None:
+        """A health event about a live call, with its next seq."""
+        if not tracked.state.ended:
+            self._emit(tracked, tracker.note(tracked.state, build))
 
     def _ensure(self, participant: rtc.RemoteParticipant) -> _Tracked | None:
         """The tracked call of a SIP participant, started on first sight."""
@@ -234,10 +289,17 @@ class RoomCalls:
         if state.call.attributes_dropped:
             self._warn_dropped(state.call)
         self._emit(tracked, (state, events))
+        for agent in self._agent_participants():
+            self._agent_to_call(tracked, agent)
         return tracked
 
     def _track(self, identity: str, state: tracker.CallState) -> _Tracked:
         tracked = self._calls[identity] = _Tracked(state=state)
+        tracked.health = CallWatch(
+            state.call.first_seen, self._limits, self._clock, lambda b: self._note(tracked, b)
+        )
+        if state.answered_at is not None:  # a resumed call
+            tracked.health.feed(Answered(state.answered_at), self._agents)
         self._ever_had_call = True
         if self._no_call_timer is not None:
             self._no_call_timer.cancel()
@@ -338,12 +400,22 @@ class RoomCalls:
     # -- room callbacks (synchronous) -----------------------------------------------------
 
     def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
-        self._ensure(participant)
+        if is_agent(participant):
+            self._agent_joined(participant)
+        else:
+            self._ensure(participant)
 
     def _on_attributes_changed(
         self, changed: Mapping[str, str], participant: rtc.Participant
     ) -> None:
         if not isinstance(participant, rtc.RemoteParticipant):
+            return
+        if participant.identity in self._agents:
+            if STATE_KEY in changed:
+                raw = participant.attributes.get(STATE_KEY)
+                self._agent_fact(
+                    AgentStateChanged(self._clock(), participant.identity, agent_state(raw))
+                )
             return
         tracked = self._calls.get(participant.identity)
         if tracked is None:
@@ -364,6 +436,9 @@ class RoomCalls:
         )
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.identity in self._agents:
+            self._agent_left(participant)
+            return
         tracked = self._calls.get(participant.identity)
         if tracked is None or tracked.state.ended:
             return
@@ -405,6 +480,85 @@ class RoomCalls:
             tracked.timer = loop.call_later(
                 self._settings.reconnect_grace_s, self._away_too_long, identity
             )
+
+    # -- the room's agents (call health) ------------------------------------------------
+
+    def _agent_participants(self) -> list[rtc.RemoteParticipant]:
+        present = self.room.remote_participants
+        return [present[i] for i in self._agents if i in present]
+
+    def _live(self) -> list[_Tracked]:
+        return [t for t in self._calls.values() if not t.state.ended]
+
+    def _agent_joined(self, participant: rtc.RemoteParticipant) -> None:
+        if participant.identity in self._agents:
+            return
+        self._agents[participant.identity] = participant.attributes.get(NAME_KEY)
+        for tracked in self._live():
+            self._agent_to_call(tracked, participant)
+
+    def _agent_to_call(self, tracked: _Tracked, participant: rtc.RemoteParticipant) -> None:
+        """An agent is in the call's room: `call.agent_joined`, and what it already shows."""
+        now, identity = self._clock(), participant.identity
+        name = self._agents.get(identity)
+        tracked.health.feed(AgentJoined(now, identity, name), self._agents)
+        self._note(
+            tracked,
+            lambda call, seq: CallAgentJoined(
+                call=call, seq=seq, at=now, identity=identity, agent_name=name
+            ),
+        )
+        if (state := agent_state(participant.attributes.get(STATE_KEY))) is not None:
+            tracked.health.feed(AgentStateChanged(now, identity, state), self._agents)
+        for publication in participant.track_publications.values():
+            if publication.kind == rtc.TrackKind.KIND_AUDIO:
+                tracked.health.feed(AgentAudio(now, identity, published=True), self._agents)
+
+    def _agent_left(self, participant: rtc.RemoteParticipant) -> None:
+        now, identity = self._clock(), participant.identity
+        name = self._agents.pop(identity, None)
+        reason = reason_name(participant.disconnect_reason)
+        for tracked in self._live():
+            tracked.health.feed(AgentLeft(now, identity), self._agents)
+            self._note(
+                tracked,
+                lambda call, seq: CallAgentLeft(
+                    call=call, seq=seq, at=now, identity=identity, agent_name=name, reason=reason
+                ),
+            )
+
+    def _agent_fact(self, fact: Fact) -> None:
+        for tracked in self._live():
+            tracked.health.feed(fact, self._agents)
+
+    def _on_track_published(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if participant.identity in self._agents and publication.kind == rtc.TrackKind.KIND_AUDIO:
+            self._agent_fact(AgentAudio(self._clock(), participant.identity, published=True))
+
+    def _on_track_unpublished(
+        self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
+    ) -> None:
+        if participant.identity in self._agents and publication.kind == rtc.TrackKind.KIND_AUDIO:
+            self._agent_fact(AgentAudio(self._clock(), participant.identity, published=False))
+
+    def _on_track_muted(
+        self, participant: rtc.Participant, publication: rtc.TrackPublication
+    ) -> None:
+        if participant.identity in self._agents:
+            self._agent_fact(AgentMuted(self._clock(), participant.identity, muted=True))
+
+    def health_deadline(self) -> datetime | None:
+        """The earliest pending health deadline of the room's calls (the simulator moves its
+        clock to it)."""
+        found = [d for t in self._live() if (d := t.health.deadline()) is not None]
+        return min(found) if found else None
+
+    def check_health(self) -> None:
+        """Raise the health events due by the clock now (timers do this by themselves)."""
+        for tracked in self._live():
+            tracked.health.check()
 
     # -- timers ---------------------------------------------------------------------------
 

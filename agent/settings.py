@@ -148,6 +148,13 @@ class Settings(BaseSettings):
     webhook_outbox_max: int = Field(100_000, gt=0)
     spool_dir: str = "sip-agent-spool"
     spool_max: int = Field(1_000_000, gt=0)
+    silence_s: float = Field(15.0, ge=0, allow_inf_nan=False)
+    """Dead air no voice agent should leave; with no caller speech known it also covers the
+    caller talking while the agent listens, hence well above a long turn (0: off)."""
+    agent_timeout_s: float = Field(10.0, ge=0, allow_inf_nan=False)
+    """A voice agent greets within seconds of the answer: `call.agent_missing` (0: off)."""
+    slow_response_s: float = Field(3.0, ge=0, allow_inf_nan=False)
+    """Turns answered slower than this feel broken on a phone: `call.slow_response` (0: off)."""
     fleet_heartbeat_s: float = Field(2.0, gt=0)
     fleet_lease_s: float = Field(15.0, gt=0)
     """A worker silent this long is lost: its calls are taken over (more than twice the

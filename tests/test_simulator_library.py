@@ -19,6 +19,7 @@ OUTCOMES = {
     "agent-hangs-up": {"caller": ("completed", "agent")},
     "room-deleted": {"caller": ("completed", "agent")},
     "routing-gold-transfer-fails": {"caller": ("completed", "agent")},
+    "agent-never-speaks": {"caller": ("completed", "agent")},
     "multi-call": {
         "alice": ("completed", "caller"),
         "bob": ("canceled", "caller"),

@@ -6,10 +6,16 @@ from typing import Any
 
 from ..events import (
     CallActionFailed,
+    CallAgentJoined,
+    CallAgentLeft,
+    CallAgentMissing,
     CallAnswered,
     CallDtmf,
     CallEnded,
     CallEvent,
+    CallSilence,
+    CallSilenceEnded,
+    CallSlowResponse,
     CallStatusChanged,
     CallTransferFailed,
     CallTransferSucceeded,
@@ -83,7 +89,38 @@ def event_fields(event: CallEvent, numbers: PhoneNumbers) -> dict[str, Any]:
                 fields["sip_status_code"] = event.sip_status_code
             if event.transferred_to is not None:
                 fields["transferred_to"] = event.transferred_to
+            if (health := event.health) is not None:
+                fields |= {
+                    "agent_missing": health.agent_missing,
+                    "turns": health.turns,
+                    "response_p95_s": health.response_p95_s,
+                    "longest_silence_s": health.longest_silence_s,
+                }
+        case _:
+            fields |= _health_fields(event)
     return fields
+
+
+def _health_fields(event: CallEvent) -> dict[str, Any]:
+    """The own fields of the live health events."""
+    match event:
+        case CallAgentJoined():
+            return {"agent_identity": event.identity, "agent_name": event.agent_name}
+        case CallAgentLeft():
+            return {
+                "agent_identity": event.identity,
+                "agent_name": event.agent_name,
+                "reason": event.reason,
+            }
+        case CallSilence():
+            return {"silent_s": event.silent_s}
+        case CallSilenceEnded():
+            return {"length_s": event.length_s}
+        case CallAgentMissing():
+            return {"waited_s": event.waited_s, "agents": list(event.agents)}
+        case CallSlowResponse():
+            return {"agent_identity": event.identity, "response_s": event.response_s}
+    return {}
 
 
 class LogHandler:

@@ -13,10 +13,18 @@ class ScenarioClock:
 
     def __init__(self, start: datetime | None = None) -> None:
         self._start = start or utc_now()
-        self.elapsed = 0.0
+        self._elapsed = timedelta(0)
 
     def __call__(self) -> datetime:
-        return self._start + timedelta(seconds=self.elapsed)
+        return self._start + self._elapsed
+
+    @property
+    def elapsed(self) -> float:
+        return self._elapsed.total_seconds()
 
     def advance(self, seconds: float) -> None:
-        self.elapsed += seconds
+        self._elapsed += timedelta(seconds=seconds)
+
+    def advance_to(self, at: datetime) -> None:
+        """Move to `at` exactly (never back): a deadline read off this clock is then due."""
+        self._elapsed = max(self._elapsed, at - self._start)

@@ -50,6 +50,30 @@ class Dtmf(_Step):
 
 
 @dataclass(frozen=True, slots=True)
+class Publish(_Step):
+    """The participant publishes a track (an agent's audio): every Room sees it, with no
+    subscription."""
+
+    call: str
+    track: str = "audio"
+
+
+@dataclass(frozen=True, slots=True)
+class Unpublish(_Step):
+    """The participant unpublishes its first track."""
+
+    call: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mute(_Step):
+    """The participant mutes (or unmutes) its first track."""
+
+    call: str
+    muted: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Wait(_Step):
     seconds: float
 
@@ -74,7 +98,10 @@ class Reconnect(_Step):
     back_after: float = 3.0
 
 
-Step = Join | SetAttributes | Dtmf | Wait | Leave | DeleteRoom | Reconnect
+Step = (
+    Join | SetAttributes | Dtmf | Publish | Unpublish | Mute | Wait | Leave | DeleteRoom
+    | Reconnect
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

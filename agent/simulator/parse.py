@@ -23,10 +23,13 @@ from .model import (
     Expectation,
     Join,
     Leave,
+    Mute,
+    Publish,
     Reconnect,
     Scenario,
     SetAttributes,
     Step,
+    Unpublish,
     Wait,
 )
 from .schema import (
@@ -36,10 +39,13 @@ from .schema import (
     ExpectFile,
     JoinStep,
     LeaveStep,
+    MuteStep,
+    PublishStep,
     ReconnectStep,
     ScenarioFile,
     SetStep,
     StepFile,
+    UnpublishStep,
     WaitStep,
     verb,
 )
@@ -80,6 +86,12 @@ def _step(raw: StepFile) -> Step:
             return SetAttributes(raw.call, changes, note=raw.note)
         case DtmfStep():
             return Dtmf(raw.call, raw.digits, note=raw.note)
+        case PublishStep():
+            return Publish(raw.call, raw.track, note=raw.note)
+        case UnpublishStep():
+            return Unpublish(raw.call, note=raw.note)
+        case MuteStep():
+            return Mute(raw.call, raw.muted, note=raw.note)
         case WaitStep():
             return Wait(raw.seconds, note=raw.note)
         case LeaveStep():
@@ -102,6 +114,8 @@ class _Story:
         self.calls = calls
         self.present: set[str] = set()
         self.joined: set[str] = set()
+        self.tracks: dict[str, int] = {}
+        """Tracks each participant publishes now."""
         self.rooms = {spec.room for spec in calls.values()}
 
     def follow(self, step: Step) -> None:
@@ -110,9 +124,19 @@ class _Story:
                 self._join(name)
             case SetAttributes(call=name) | Dtmf(call=name):
                 self._here(name)
+            case Publish(call=name):
+                self._here(name)
+                self.tracks[name] = self.tracks.get(name, 0) + 1
+            case Unpublish(call=name) | Mute(call=name):
+                self._here(name)
+                if not self.tracks.get(name):
+                    raise _Problem(f"{name!r} publishes no track (publish one first)")
+                if isinstance(step, Unpublish):
+                    self.tracks[name] -= 1
             case Leave(call=name):
                 self._here(name)
                 self.present.discard(name)
+                self.tracks.pop(name, None)
             case DeleteRoom(room=room) | Reconnect(room=room):
                 if room not in self.rooms:
                     raise _Problem(f"unknown room {room!r}; rooms: {', '.join(sorted(self.rooms))}")

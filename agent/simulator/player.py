@@ -9,8 +9,10 @@ events are delivered; the player adds the scenario's notes and a summary line pe
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from livekit import api
@@ -21,11 +23,25 @@ from ..errors import ConfigError
 from ..handlers.registry import as_factory
 from ..logs import make_logger
 from ..pipeline import Pipeline
+from ..room_calls import RoomCalls
 from ..standin import FakeLiveKit, FakeRoom, JobRun, Recorder, run_job
 from ..webhooks import wait_delivered
 from .clock import ScenarioClock
 from .livekit_api import API_KEY, API_SECRET, Requests, livekit_api
-from .model import DeleteRoom, Dtmf, Join, Leave, Reconnect, Scenario, SetAttributes, Step, Wait
+from .model import (
+    DeleteRoom,
+    Dtmf,
+    Join,
+    Leave,
+    Mute,
+    Publish,
+    Reconnect,
+    Scenario,
+    SetAttributes,
+    Step,
+    Unpublish,
+    Wait,
+)
 from .results import PlayResult, collect, summary_line
 
 if TYPE_CHECKING:
@@ -65,6 +81,9 @@ class _Stage:
         self.jobs: dict[str, JobRun] = {}
         self.pipelines: dict[str, Pipeline] = {}
         """Each room's job's delivery, to wait for it after each step."""
+        self.calls: dict[str, tuple[RoomCalls, contextvars.Context]] = {}
+        """Each room's job's calls, whose health deadlines run on scenario time, and the
+        job's context to raise them in (its handlers and rules act in their job)."""
         self._config = config
         self._settings = config.settings
         self._clock = clock
@@ -91,6 +110,15 @@ class _Stage:
                 room, identity = self._room(name)
                 for digit in digits:
                     room.dtmf(identity, digit)
+            case Publish(call=name, track=track):
+                room, identity = self._room(name)
+                room.publish(identity, track)
+            case Unpublish(call=name):
+                room, identity = self._room(name)
+                room.unpublish(identity)
+            case Mute(call=name, muted=muted):
+                room, identity = self._room(name)
+                room.mute(identity, muted)
             case Wait(seconds=seconds):
                 await self._wait(seconds)
             case Leave(call=name, reason=reason):
@@ -108,14 +136,29 @@ class _Stage:
         await self._settle()
 
     async def _wait(self, seconds: float) -> None:
+        """Scenario time passes; each health deadline within it (`call.silence`,
+        `call.agent_missing`) comes due at its own scenario time, and what it sets off is
+        answered before time goes on."""
         if self._speed > 0:
             await asyncio.sleep(seconds / self._speed)
-        self._clock.advance(seconds)
+        end = self._clock() + timedelta(seconds=seconds)
+        while (due := self._health_due(end)) is not None:
+            self._clock.advance_to(due)
+            for calls, context in list(self.calls.values()):
+                context.run(calls.check_health)
+            await self._settle()
+        self._clock.advance_to(end)
+
+    def _health_due(self, end: datetime) -> datetime | None:
+        deadlines = [d for c, _ in self.calls.values() if (d := c.health_deadline()) is not None]
+        due = min(deadlines, default=None)
+        return due if due is not None and due <= end else None
 
     async def _entrypoint(self, ctx: JobContext) -> None:
         await entrypoint(ctx, config=self._config)
         # The entrypoint entered its job in this task's context: keep its pipeline.
         self.pipelines[ctx.room.name] = current_job().pipeline
+        self.calls[ctx.room.name] = (current_job().calls, contextvars.copy_context())
 
     async def _dispatch(self, room: str) -> None:
         run = await run_job(
@@ -152,6 +195,7 @@ class _Stage:
                 self._out(f"!! room {room}: its job did not end; calls may lack call.ended")
         self.jobs.pop(room, None)
         self.pipelines.pop(room, None)
+        self.calls.pop(room, None)
 
     async def _delivered(self, room: str) -> None:
         """Until every event of the room so far reached every handler (each handler call

@@ -63,7 +63,10 @@ def collect(scenario: Scenario, events: list[CallEvent]) -> PlayResult:
     (its n-th call id) is the n-th scenario call of that room and identity to join."""
     joins = _joins(scenario)
     names: dict[str, str] = {}
-    per_call: dict[str, list[CallEvent]] = {name: [] for name in scenario.calls}
+    # Participants of other kinds (an AGENT) make no calls of their own.
+    per_call: dict[str, list[CallEvent]] = {
+        name: [] for name, spec in scenario.calls.items() if spec.kind == "SIP"
+    }
     failures = []
     for event in events:
         # A new call id, or the same id starting again (a phone without sip.callID).

@@ -6,13 +6,14 @@ What the models cannot see alone (a step naming a call that is not in the room, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from livekit import rtc
 from pydantic import (
     AfterValidator,
     Discriminator,
     Field,
+    StrictBool,
     StrictStr,
     StringConstraints,
     Tag,
@@ -105,6 +106,26 @@ class DtmfStep(_StepFile):
     digits: Annotated[Text, AfterValidator(_dtmf)]
 
 
+class PublishStep(_StepFile):
+    WHAT: ClassVar[str] = "a publish step"
+
+    call: Text = Field(alias="publish")
+    track: Literal["audio", "video"] = "audio"
+
+
+class UnpublishStep(_StepFile):
+    WHAT: ClassVar[str] = "an unpublish step"
+
+    call: Text = Field(alias="unpublish")
+
+
+class MuteStep(_StepFile):
+    WHAT: ClassVar[str] = "a mute step"
+
+    call: Text = Field(alias="mute")
+    muted: StrictBool = True
+
+
 class WaitStep(_StepFile):
     WHAT: ClassVar[str] = "a wait step"
 
@@ -131,7 +152,10 @@ class ReconnectStep(_StepFile):
     back_after: Seconds = 3.0
 
 
-VERBS = ("join", "set", "dtmf", "wait", "leave", "delete_room", "reconnect")
+VERBS = (
+    "join", "set", "dtmf", "publish", "unpublish", "mute", "wait", "leave", "delete_room",
+    "reconnect",
+)  # fmt: skip
 
 
 def verb(raw: Any) -> str | None:
@@ -144,6 +168,9 @@ StepFile = Annotated[
     Annotated[JoinStep, Tag("join")]
     | Annotated[SetStep, Tag("set")]
     | Annotated[DtmfStep, Tag("dtmf")]
+    | Annotated[PublishStep, Tag("publish")]
+    | Annotated[UnpublishStep, Tag("unpublish")]
+    | Annotated[MuteStep, Tag("mute")]
     | Annotated[WaitStep, Tag("wait")]
     | Annotated[LeaveStep, Tag("leave")]
     | Annotated[DeleteRoomStep, Tag("delete_room")]

@@ -56,6 +56,15 @@ class Script:
     def dtmf(self, call: str, digits: str, *, note: str = "") -> Script:
         return self._step(note, dtmf=call, digits=digits)
 
+    def publish(self, call: str, track: str = "audio", *, note: str = "") -> Script:
+        return self._step(note, publish=call, track=track)
+
+    def unpublish(self, call: str, *, note: str = "") -> Script:
+        return self._step(note, unpublish=call)
+
+    def mute(self, call: str, muted: bool = True, *, note: str = "") -> Script:
+        return self._step(note, mute=call, muted=muted)
+
     def wait(self, seconds: float, *, note: str = "") -> Script:
         return self._step(note, wait=seconds)
 

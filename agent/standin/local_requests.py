@@ -7,6 +7,7 @@ from typing import Any
 
 from livekit.rtc._proto import ffi_pb2 as proto_ffi
 from livekit.rtc._proto import room_pb2 as proto_room
+from livekit.rtc._proto import rpc_pb2 as proto_rpc
 
 from . import signals
 from .ffi import async_ids, deliver, oneof
@@ -76,6 +77,29 @@ def publish(req: proto_ffi.FfiRequest) -> proto_ffi.FfiResponse:
     which = str(req.WhichOneof("message"))
     msg = getattr(req, which)
     return _answered(which, _PUBLISHES[which], msg.request_async_id or next(async_ids))
+
+
+UNSUPPORTED_METHOD = 1400
+"""livekit's RpcError code for a method the destination did not register."""
+
+
+def perform_rpc(req: proto_ffi.FfiRequest) -> proto_ffi.FfiResponse:
+    """No participant of the stand-in registers RPC methods (as a SIP service without
+    `lk.sip.EndCall`): every call is answered "Method not supported at destination"."""
+    async_id = req.perform_rpc.request_async_id or next(async_ids)
+    error = proto_rpc.RpcError(
+        code=UNSUPPORTED_METHOD, message="Method not supported at destination"
+    )
+    deliver(
+        oneof(
+            proto_ffi.FfiEvent(),
+            "perform_rpc",
+            proto_rpc.PerformRpcCallback(async_id=async_id, error=error),
+        )
+    )
+    return oneof(
+        proto_ffi.FfiResponse(), "perform_rpc", proto_rpc.PerformRpcResponse(async_id=async_id)
+    )
 
 
 def noop(req: proto_ffi.FfiRequest) -> proto_ffi.FfiResponse:

@@ -8,8 +8,10 @@ import weakref
 from dataclasses import dataclass, field
 
 from livekit import rtc
+from livekit.rtc._proto import e2ee_pb2 as proto_e2ee
 from livekit.rtc._proto import handle_pb2 as proto_handle
 from livekit.rtc._proto import participant_pb2 as proto_participant
+from livekit.rtc._proto import track_pb2 as proto_track
 
 from .. import dtmf
 
@@ -53,6 +55,14 @@ class Member:
     metadata: str = ""
     joined_with: dict[str, str] = field(default_factory=dict)
     """The attributes it joined with: what it comes back with after a server restart."""
+    tracks: dict[str, proto_track.TrackPublicationInfo] = field(default_factory=dict)
+    """Its published tracks, by track sid."""
+
+    def publication(self, sid: str) -> proto_track.OwnedTrackPublication:
+        # handles stay 0, as for participants: nothing for the SDK to free
+        return proto_track.OwnedTrackPublication(
+            handle=proto_handle.FfiOwnedHandle(id=0), info=self.tracks[sid]
+        )
 
     def info(self) -> proto_participant.ParticipantInfo:
         return proto_participant.ParticipantInfo(
@@ -90,6 +100,24 @@ class Member:
             active=self.active,
             joined_at=self.joined_at,
         )
+
+
+def track_info(kind: str, sid: str) -> proto_track.TrackPublicationInfo:
+    """A published track as the server describes it: `audio` (microphone) or `video`."""
+    audio = kind == "audio"
+    return proto_track.TrackPublicationInfo(
+        sid=sid,
+        name=kind,
+        kind=proto_track.KIND_AUDIO if audio else proto_track.KIND_VIDEO,
+        source=proto_track.SOURCE_MICROPHONE if audio else proto_track.SOURCE_CAMERA,
+        simulcasted=False,
+        width=0,
+        height=0,
+        mime_type="audio/opus" if audio else "video/vp8",
+        muted=False,
+        remote=True,
+        encryption_type=proto_e2ee.NONE,
+    )
 
 
 @dataclass

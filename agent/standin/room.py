@@ -18,7 +18,7 @@ from livekit.rtc._proto import room_pb2 as proto_room
 
 from . import signals
 from .ffi import handle_ids, listening, processed
-from .participants import Connection, FakeParticipant, Member, dtmf_code, new_sid
+from .participants import Connection, FakeParticipant, Member, dtmf_code, new_sid, track_info
 
 
 class FakeRoom:
@@ -94,6 +94,35 @@ class FakeRoom:
             return  # nothing changed, or nobody to tell: `rejoin()` brings the new values
         for conn in self.live():
             signals.attributes_changed(conn, member, changed)
+
+    def publish(self, identity: str, kind: str = "audio") -> str:
+        """The participant publishes a track (`audio` or `video`); its sid. Seen by every
+        Room as track_published, with no subscription (this worker subscribes to nothing)."""
+        member = self._member(identity)
+        sid = new_sid("TR")
+        member.tracks[sid] = track_info(kind, sid)
+        for conn in self.live():
+            signals.track_published(conn, member, sid)
+        return sid
+
+    def unpublish(self, identity: str, sid: str | None = None) -> None:
+        """The participant unpublishes a track (its first one when `sid` is None)."""
+        member = self._member(identity)
+        sid = sid or next(iter(member.tracks), None)
+        if sid is None or member.tracks.pop(sid, None) is None:
+            raise KeyError(f"{identity!r} publishes no track {sid or ''}".rstrip())
+        for conn in self.live():
+            signals.track_unpublished(conn, identity, sid)
+
+    def mute(self, identity: str, muted: bool = True, sid: str | None = None) -> None:
+        """The participant mutes (or unmutes) a track (its first one when `sid` is None)."""
+        member = self._member(identity)
+        sid = sid or next(iter(member.tracks), None)
+        if sid is None or sid not in member.tracks:
+            raise KeyError(f"{identity!r} publishes no track {sid or ''}".rstrip())
+        member.tracks[sid].muted = muted
+        for conn in self.live():
+            signals.track_muted(conn, identity, sid, muted)
 
     def dtmf(self, identity: str, digit: str, code: int | None = None) -> None:
         """The participant sends a DTMF digit (SIP INFO / RFC 4733), seen as sip_dtmf_received."""
@@ -204,7 +233,9 @@ class FakeRoom:
             ),
             local_participant=local.owned(conn.local_handle),
             participants=[
-                proto_room.ConnectCallback.ParticipantWithTracks(participant=m.owned())
+                proto_room.ConnectCallback.ParticipantWithTracks(
+                    participant=m.owned(), publications=[m.publication(sid) for sid in m.tracks]
+                )
                 for m in self.members.values()
             ],
         )

@@ -178,6 +178,8 @@ class FakeLiveKit:
             return local_requests.publish(req)
         if which in local_requests.NOOPS:
             return local_requests.noop(req)
+        if which == "perform_rpc":
+            return local_requests.perform_rpc(req)
         for name in ("room_handle", "local_participant_handle"):
             if (
                 msg is not None

@@ -14,9 +14,11 @@ from .participants import Connection, Member
 
 
 def joined(conn: Connection, member: Member) -> None:
-    """participant_connected, then participant_active once its media flows."""
+    """participant_connected, its tracks, then participant_active once its media flows."""
     connected = Member(**{**member.__dict__, "active": False})
     send(conn.handle, participant_connected=proto_room.ParticipantConnected(info=connected.owned()))
+    for sid in member.tracks:
+        track_published(conn, member, sid)
     if member.active:
         active(conn, member.identity)
 
@@ -41,6 +43,37 @@ def attributes_changed(conn: Connection, member: Member, changed: Mapping[str, s
             ],
         ),
     )
+
+
+def track_published(conn: Connection, member: Member, sid: str) -> None:
+    send(
+        conn.handle,
+        track_published=proto_room.TrackPublished(
+            participant_identity=member.identity, publication=member.publication(sid)
+        ),
+    )
+
+
+def track_unpublished(conn: Connection, identity: str, sid: str) -> None:
+    send(
+        conn.handle,
+        track_unpublished=proto_room.TrackUnpublished(
+            participant_identity=identity, publication_sid=sid
+        ),
+    )
+
+
+def track_muted(conn: Connection, identity: str, sid: str, muted: bool) -> None:
+    if muted:
+        send(
+            conn.handle,
+            track_muted=proto_room.TrackMuted(participant_identity=identity, track_sid=sid),
+        )
+    else:
+        send(
+            conn.handle,
+            track_unmuted=proto_room.TrackUnmuted(participant_identity=identity, track_sid=sid),
+        )
 
 
 def dtmf(conn: Connection, identity: str, code: int, digit: str) -> None:

@@ -32,6 +32,11 @@ class CallQuery:
     number: str | None = None
     trunk: str | None = None
     limit: int | None = 50
+    unhealthy: bool = False
+    """Agent missing, a silence over SIP_AGENT_SILENCE_S or a slow response (as stored)."""
+    agent_missing: bool = False
+    silence_over_s: float | None = None
+    p95_over_s: float | None = None
 
 
 def _fix_zone(row: Row) -> Row:
@@ -113,6 +118,14 @@ def _select(query: CallQuery) -> Select[Any]:
         stmt = stmt.where(calls.c.outcome == query.outcome)
     if query.trunk is not None:
         stmt = stmt.where(calls.c.trunk_id == query.trunk)
+    if query.unhealthy:
+        stmt = stmt.where(calls.c.unhealthy.is_(True))
+    if query.agent_missing:
+        stmt = stmt.where(calls.c.agent_missing.is_(True))
+    if query.silence_over_s is not None:
+        stmt = stmt.where(calls.c.longest_silence_s > query.silence_over_s)
+    if query.p95_over_s is not None:
+        stmt = stmt.where(calls.c.response_p95_s > query.p95_over_s)
     if query.number is not None:
         # Stored numbers may be masked: match the number as given or as it was masked.
         forms = {query.number, mask_number(query.number)}

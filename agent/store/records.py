@@ -57,12 +57,29 @@ class EventRecord:
     """The redacted event, as stored (and sent by webhooks)."""
 
 
+def _health_columns(data: dict[str, Any]) -> dict[str, Any]:
+    """call.ended's health block, whole and in the columns `calls list` filters on."""
+    health = data.get("health")
+    if health is None:
+        return {}
+    return {
+        "health": json.dumps(health),
+        "unhealthy": bool(
+            health["agent_missing"] or health["long_silences"] or health["slow_responses"]
+        ),
+        "agent_missing": health["agent_missing"],
+        "longest_silence_s": health["longest_silence_s"],
+        "response_p95_s": health["response_p95_s"],
+    }
+
+
 def _event_columns(data: dict[str, Any], event: CallEvent) -> dict[str, Any]:
     """Columns only some events know: answer time, and the end of the call."""
     if event.type == "call.answered":
         return {"answered_at": utc(event.at), "ringing_s": data["ringing_s"]}
     if event.type == "call.ended":
         return {
+            **_health_columns(data),
             "ended_at": utc(event.at),
             **{
                 k: data.get(k)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -66,6 +67,12 @@ calls = Table(
     Column("last_seq", Integer, nullable=False),
     # Columns whose value was made to fit (comma-separated); the timeline holds it whole.
     Column("sanitized", Text),
+    # call.ended's health block (JSON), and the figures `calls list` filters on.
+    Column("health", Text),
+    Column("unhealthy", Boolean, index=True),
+    Column("agent_missing", Boolean),
+    Column("longest_silence_s", Float),
+    Column("response_p95_s", Float),
 )
 
 call_events = Table(
