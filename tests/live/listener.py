@@ -22,9 +22,11 @@ from typing import Any
 
 from livekit import api, rtc
 
-from .records import Record, Records
+from .records import Predicate, Record, Records, where
 from .stack import Stack
 
+AGENT_STATE = "lk.agent.state"
+AGENT_NAME = "lk.agent.name"
 TEXT_TOPICS = ("lk.transcription", "lk.chat", "lk.agent.session")
 """The topics livekit-agents sends text streams on (transcriptions, chat, remote sessions)."""
 
@@ -40,6 +42,11 @@ def listener_token(stack: Stack, room: str, identity: str) -> str:
         .with_grants(grants)
         .to_jwt()
     )
+
+
+def state_is(state: str) -> Predicate:
+    """An agent's `lk.agent.state` changed to `state`."""
+    return lambda r: r["fact"] == "attributes" and r["changed"].get(AGENT_STATE) == state
 
 
 def _kind(participant: rtc.Participant) -> str:
@@ -61,6 +68,25 @@ class Facts(Records):
         record |= more
         self.add(record)
         return record
+
+    async def nth(self, n: int, predicate: Predicate, what: str, timeout: float = 30.0) -> Record:
+        """The `n`-th fact (from 1), seen or still to come, that matches `predicate`."""
+        seen = 0
+
+        def counted(record: Record) -> bool:
+            nonlocal seen
+            seen += predicate(record)
+            return seen == n
+
+        return await self.wait_for(counted, timeout, f"fact {n} of {what}")
+
+    def states(self, identity: str) -> list[tuple[float, str]]:
+        """`identity`'s `lk.agent.state` changes after it joined: (t, state), in order."""
+        return [
+            (r["t"], r["changed"][AGENT_STATE])
+            for r in self.all(where(fact="attributes", identity=identity))
+            if AGENT_STATE in r["changed"]
+        ]
 
     def timeline(self) -> list[Record]:
         """Every fact, `t` (and `t_end`) in seconds since the listener joined, rounded to ms."""
