@@ -302,9 +302,14 @@ async def entrypoint(ctx: JobContext) -> None:
 
 
 def server() -> AgentServer:
-    # Jobs in threads: one small process, no idle job processes to start.
+    # Jobs in threads: one small process, no idle job processes to start. Always available:
+    # the default load is the machine's CPU, and a busy test machine would refuse calls.
     agent_server = AgentServer(
-        job_executor_type=JobExecutorType.THREAD, num_idle_processes=0, port=0
+        job_executor_type=JobExecutorType.THREAD,
+        num_idle_processes=0,
+        load_fnc=lambda: 0.0,
+        host="127.0.0.1",
+        port=0,
     )
     agent_server.rtc_session(entrypoint, agent_name=os.environ["VOICE_AGENT_NAME"])
     return agent_server
