@@ -49,6 +49,19 @@ def state_is(state: str) -> Predicate:
     return lambda r: r["fact"] == "attributes" and r["changed"].get(AGENT_STATE) == state
 
 
+def listening_after(times: int, state: str) -> Predicate:
+    """An agent back to `listening` after being in `state` `times` times (e.g. after its
+    third time `speaking`); an agent's first state may be `listening` too."""
+    seen = 0
+
+    def predicate(record: Record) -> bool:
+        nonlocal seen
+        seen += state_is(state)(record)
+        return seen >= times and state_is("listening")(record)
+
+    return predicate
+
+
 def _kind(participant: rtc.Participant) -> str:
     return str(rtc.ParticipantKind.Name(participant.kind)).removeprefix("PARTICIPANT_KIND_")
 
@@ -68,17 +81,6 @@ class Facts(Records):
         record |= more
         self.add(record)
         return record
-
-    async def nth(self, n: int, predicate: Predicate, what: str, timeout: float = 30.0) -> Record:
-        """The `n`-th fact (from 1), seen or still to come, that matches `predicate`."""
-        seen = 0
-
-        def counted(record: Record) -> bool:
-            nonlocal seen
-            seen += predicate(record)
-            return seen == n
-
-        return await self.wait_for(counted, timeout, f"fact {n} of {what}")
 
     def states(self, identity: str) -> list[tuple[float, str]]:
         """`identity`'s `lk.agent.state` changes after it joined: (t, state), in order."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .listener import AGENT_NAME, AGENT_STATE, Facts, state_is
+from .listener import AGENT_NAME, AGENT_STATE, Facts, listening_after
 from .records import Record
 from .sipp import Bursts, Phone
 from .stack import Stack
@@ -65,7 +65,8 @@ async def test_a_voice_agent_seen_without_subscribing(
     script = voice.script
     async with voice_call(live_stack, phone, voice, Bursts(), tmp_path) as call:
         facts = call.facts
-        await call.sipp.meanwhile(facts.nth(1 + TURNS, state_is("listening"), "listening", 60))
+        done = listening_after(1 + TURNS, "speaking")
+        await call.sipp.meanwhile(facts.wait_for(done, 60, "the last reply's end"))
         await hang_up(live_stack, call)
     (tmp_path / "facts.json").write_text(json.dumps(facts.timeline(), indent=1))
 
@@ -133,8 +134,8 @@ async def test_an_agent_that_never_speaks(
     voice = voice_line(VoiceScript(silent=True))
     async with voice_call(live_stack, phone, voice, Bursts(), tmp_path) as call:
         facts = call.facts
-        await call.sipp.meanwhile(facts.nth(TURNS, state_is("thinking"), "thinking", 60))
-        await call.sipp.meanwhile(facts.nth(TURNS, state_is("listening"), "listening", 60))
+        done = listening_after(TURNS, "thinking")
+        await call.sipp.meanwhile(facts.wait_for(done, 60, "the last turn's end"))
         await hang_up(live_stack, call)
 
     me = agent_seen(facts, voice.script.name)["identity"]
