@@ -14,6 +14,10 @@ it, and SIP phones (sipp). Started once per session on free loopback ports.
 - `live_worker` (session): `Worker` running `python -m agent start`: `wait_for_event`,
   `events`, `stored_call`. `start_worker(stack, dir, **settings)` starts another one.
 - `phone`: `Phone` with `call(scenario, **keys)` and `answer(scenario, **keys)`.
+- `voice_line(VoiceScript(...), **settings)` (module): a number whose calls get a worker and
+  a real livekit-agents voice agent (tests/live/voice_agent.py); `voice_call(...)` in
+  tests/live/voice.py places a call that speaks in `Bursts` and gives what a participant that
+  subscribes to nothing saw (`call.facts`: tests/live/listener.py).
 - `lkapi`: `api.LiveKitAPI` for the stack. `room.join(stack, room)` adds a participant of
   the test's own (`publish_tone()` answers a ringing inbound call).
 
