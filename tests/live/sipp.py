@@ -204,13 +204,16 @@ class Phone:
         self._calls += 1
         return self.workdir / f"sipp-{self._calls}-{scenario}"
 
-    def call(
-        self, scenario: str, *, audio: Path | None = None, **keys: str
+    def call(self, scenario: str, **keys: str) -> AbstractAsyncContextManager[SippCall]:
+        """Call the SIP service: `async with phone.call("caller_hangs_up", to=...) as sipp:`"""
+        return self.call_playing(scenario, self.audio, **keys)
+
+    def call_playing(
+        self, scenario: str, audio: Path, **keys: str
     ) -> AbstractAsyncContextManager[SippCall]:
-        """Call the SIP service: `async with phone.call("caller_hangs_up", to=...) as sipp:`;
-        `audio` (raw PCMU, e.g. `Bursts().write(path)`) instead of the 1 s tone."""
+        """`call`, the phone playing `audio` (raw PCMU: `Bursts().write(path)`) once answered."""
         folder = self._folder(scenario)
-        return sipp_call(scenario, self.target, folder, keys, audio=audio or self.audio)
+        return sipp_call(scenario, self.target, folder, keys, audio=audio)
 
     def answer(self, scenario: str, **keys: str) -> AbstractAsyncContextManager[SippCall]:
         """Wait for the call LiveKit places through the outbound trunk (one at a time: the

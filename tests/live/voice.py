@@ -82,7 +82,7 @@ class VoiceCall:
         """When the listener saw the call answered (`sip.callStatus` active): the caller's
         audio starts then, so burst n ends near `answered_at() + bursts.burst(n)[1]`."""
         return next(
-            r["t"]
+            float(r["t"])
             for r in self.facts.all()
             if r["fact"] == "attributes" and r["changed"].get("sip.callStatus") == "active"
         )
@@ -108,7 +108,7 @@ async def voice_call(
     agents, which the room's creation dispatched, have answered)."""
     keys = caller_keys(voice.line.number)
     audio = bursts.write(workdir / "bursts.pcmu")
-    async with phone.call("caller_hangs_up", audio=audio, **keys) as sipp:
+    async with phone.call_playing("caller_hangs_up", audio, **keys) as sipp:
         joined = await sipp.meanwhile(
             stack.events.wait_for(_caller_joined(keys["call_sid"]), 30, "the caller joining")
         )

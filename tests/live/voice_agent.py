@@ -42,6 +42,7 @@ from livekit.agents import (
     tts,
     vad,
 )
+from livekit.agents.language import LanguageCode
 from livekit.agents.utils import AudioBuffer
 
 TTS_SAMPLE_RATE = 24000
@@ -180,7 +181,7 @@ class LoudnessVADStream(vad.VADStream):
 # --- STT: one line per stretch of speech --------------------------------------------------
 
 
-class ScriptedSTT(stt.STT):
+class ScriptedSTT(stt.STT[Any]):
     def __init__(self) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self._turns = 0
@@ -197,14 +198,14 @@ class ScriptedSTT(stt.STT):
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             request_id=uuid.uuid4().hex,
-            alternatives=[stt.SpeechData(language="en", text=text, confidence=1.0)],
+            alternatives=[stt.SpeechData(language=LanguageCode("en"), text=text, confidence=1.0)],
         )
 
 
 # --- LLM: `reply <n>` after a delay ---------------------------------------------------------
 
 
-class ScriptedLLM(llm.LLM):
+class ScriptedLLM(llm.LLM[Any]):
     def __init__(self, script: VoiceScript) -> None:
         super().__init__()
         self.script = script
@@ -243,7 +244,7 @@ class ScriptedLLMStream(llm.LLMStream):
 # --- TTS: a tone of the script's length -----------------------------------------------------
 
 
-class ToneTTS(tts.TTS):
+class ToneTTS(tts.TTS[Any]):
     def __init__(self, script: VoiceScript) -> None:
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=False),
@@ -280,7 +281,7 @@ class ToneStream(tts.ChunkedStream):
 # --- the agent ------------------------------------------------------------------------------
 
 
-def session_for(script: VoiceScript) -> AgentSession:
+def session_for(script: VoiceScript) -> AgentSession[None]:
     return AgentSession(
         stt=ScriptedSTT(),
         llm=ScriptedLLM(script),
