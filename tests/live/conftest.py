@@ -14,6 +14,10 @@ it, and SIP phones (sipp). Started once per session on free loopback ports.
 - `live_worker` (session): `Worker` running `python -m agent start`: `wait_for_event`,
   `events`, `stored_call`. `start_worker(stack, dir, **settings)` starts another one.
 - `phone`: `Phone` with `call(scenario, **keys)` and `answer(scenario, **keys)`.
+- `voice_line(VoiceScript(...), **settings)` (module): a number whose calls get a worker and
+  a real livekit-agents voice agent (tests/live/voice_agent.py); `voice_call(...)` in
+  tests/live/voice.py places a call that speaks in `Bursts` and gives what a participant that
+  subscribes to nothing saw (`call.facts`: tests/live/listener.py).
 - `lkapi`: `api.LiveKitAPI` for the stack. `room.join(stack, room)` adds a participant of
   the test's own (`publish_tone()` answers a ringing inbound call).
 
@@ -27,7 +31,8 @@ import asyncio
 import concurrent.futures
 import os
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,6 +41,8 @@ from livekit import api
 from .provision import Line, Provisioned, provision, provision_line
 from .sipp import Phone, write_pcmu_tone
 from .stack import Stack, free_port, missing_binaries, start_stack, tail
+from .voice import VoiceLine, start_voice_agent
+from .voice_agent import VoiceScript
 from .worker import Worker, start_worker
 
 
@@ -116,6 +123,18 @@ def pytest_runtest_makereport(
 _line_numbers = iter(range(200, 300))
 
 
+def _new_line(stack: Stack, n: int, agent_name: str, also: tuple[str, ...] = ()) -> Line:
+    """Line `n`: number +1510555<n>, its rule dispatching `agent_name` and `also`."""
+
+    async def create() -> Line:
+        async with api.LiveKitAPI(stack.http_url, stack.api_key, stack.api_secret) as lk:
+            return await provision_line(lk, f"+1510555{n:04d}", agent_name, also=also)
+
+    # In a thread of its own: the caller may be an async test with a running loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, create()).result()
+
+
 @pytest.fixture(scope="module")
 def own_line(
     live_stack: Stack, live_trunks: Provisioned, tmp_path_factory: pytest.TempPathFactory
@@ -128,15 +147,7 @@ def own_line(
     def make(**settings: str) -> tuple[Line, Worker]:
         n = next(_line_numbers)
         agent_name = f"sip-agent-line-{n}"
-
-        async def create() -> Line:
-            stack = live_stack
-            async with api.LiveKitAPI(stack.http_url, stack.api_key, stack.api_secret) as lk:
-                return await provision_line(lk, f"+1510555{n:04d}", agent_name)
-
-        # In a thread of its own: the caller may be an async test with a running loop.
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            line = pool.submit(asyncio.run, create()).result()
+        line = _new_line(live_stack, n, agent_name)
         manager = start_worker(
             live_stack, tmp_path_factory.mktemp(agent_name), name=agent_name, **settings
         )
@@ -147,3 +158,33 @@ def own_line(
     yield make
     for manager in reversed(started):
         manager.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def voice_line(
+    live_stack: Stack, live_trunks: Provisioned, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., VoiceLine]]:
+    """`voice_line(VoiceScript(...), **settings)` -> a VoiceLine: a number whose dispatch rule
+    sends its calls to a worker of its own (these SIP_AGENT_* settings, as `own_line`) and to
+    a real livekit-agents voice agent playing the script (`VoiceScript(silent=True)`: one
+    that never speaks). The same arguments give the same line within the module; everything
+    stops at the module's end. Call it with `phone.call(..., audio=Bursts().write(path))`."""
+    lines: dict[tuple[VoiceScript, tuple[tuple[str, str], ...]], VoiceLine] = {}
+    with ExitStack() as running:
+
+        def make(script: VoiceScript | None = None, **settings: str) -> VoiceLine:
+            key = (script or VoiceScript(), tuple(sorted(settings.items())))
+            if key not in lines:
+                n = next(_line_numbers)
+                worker_name, voice = f"sip-agent-line-{n}", replace(key[0], name=f"voice-{n}")
+                line = _new_line(live_stack, n, worker_name, also=(voice.name,))
+                worker_dir = tmp_path_factory.mktemp(worker_name)
+                worker = running.enter_context(
+                    start_worker(live_stack, worker_dir, name=worker_name, **settings)
+                )
+                voice_dir = tmp_path_factory.mktemp(voice.name)
+                agent = running.enter_context(start_voice_agent(live_stack, voice_dir, voice))
+                lines[key] = VoiceLine(line, worker, agent, voice)
+            return lines[key]
+
+        yield make

@@ -83,12 +83,16 @@ class Line:
     dispatch_rule_id: str
 
 
-async def provision_line(lkapi: api.LiveKitAPI, number: str, agent_name: str) -> Line:
+async def provision_line(
+    lkapi: api.LiveKitAPI, number: str, agent_name: str, *, also: tuple[str, ...] = ()
+) -> Line:
+    """The line's rule dispatches `agent_name` and the agents named in `also` (a voice agent)."""
     trunk = await lkapi.sip.create_inbound_trunk(inbound_trunk_request([number]))
     rule = dispatch_rule_request()
     rule.dispatch_rule.name += f" ({agent_name})"
     rule.dispatch_rule.trunk_ids.append(trunk.sip_trunk_id)
     del rule.dispatch_rule.room_config.agents[:]
-    rule.dispatch_rule.room_config.agents.add(agent_name=agent_name)
+    for name in (agent_name, *also):
+        rule.dispatch_rule.room_config.agents.add(agent_name=name)
     created = await lkapi.sip.create_dispatch_rule(rule)
     return Line(number, agent_name, trunk.sip_trunk_id, created.sip_dispatch_rule_id)

@@ -27,13 +27,40 @@ AUDIO_FILE = "tone.pcmu"
 loads the scenario, before `-key` values exist, so its name is fixed."""
 
 
-def write_pcmu_tone(path: Path, seconds: float = 1.0, hz: float = 440.0) -> Path:
+def pcmu_tone(seconds: float, hz: float = 440.0) -> bytes:
     """A raw PCMU (G.711 mu-law, 8 kHz) tone."""
     samples = (
         int(8000 * math.sin(2 * math.pi * hz * i / 8000)) for i in range(int(8000 * seconds))
     )
-    path.write_bytes(bytes(_ulaw(s) for s in samples))
+    return bytes(_ulaw(s) for s in samples)
+
+
+def write_pcmu_tone(path: Path, seconds: float = 1.0, hz: float = 440.0) -> Path:
+    path.write_bytes(pcmu_tone(seconds, hz))
     return path
+
+
+@dataclass(frozen=True)
+class Bursts:
+    """Speech-like audio with known gaps: `gap_s` of digital silence, then `burst_s` of tone,
+    over and over (the scenarios loop their file). Times count from the first RTP packet."""
+
+    burst_s: float = 1.5
+    gap_s: float = 3.5
+
+    @property
+    def period_s(self) -> float:
+        return self.burst_s + self.gap_s
+
+    def burst(self, n: int) -> tuple[float, float]:
+        """When the `n`-th burst (from 0) starts and ends."""
+        start = n * self.period_s + self.gap_s
+        return start, start + self.burst_s
+
+    def write(self, path: Path) -> Path:
+        silence = bytes([_ulaw(0)]) * int(8000 * self.gap_s)
+        path.write_bytes(silence + pcmu_tone(self.burst_s))
+        return path
 
 
 def _ulaw(sample: int) -> int:
@@ -179,7 +206,14 @@ class Phone:
 
     def call(self, scenario: str, **keys: str) -> AbstractAsyncContextManager[SippCall]:
         """Call the SIP service: `async with phone.call("caller_hangs_up", to=...) as sipp:`"""
-        return sipp_call(scenario, self.target, self._folder(scenario), keys, audio=self.audio)
+        return self.call_playing(scenario, self.audio, **keys)
+
+    def call_playing(
+        self, scenario: str, audio: Path, **keys: str
+    ) -> AbstractAsyncContextManager[SippCall]:
+        """`call`, the phone playing `audio` (raw PCMU: `Bursts().write(path)`) once answered."""
+        folder = self._folder(scenario)
+        return sipp_call(scenario, self.target, folder, keys, audio=audio)
 
     def answer(self, scenario: str, **keys: str) -> AbstractAsyncContextManager[SippCall]:
         """Wait for the call LiveKit places through the outbound trunk (one at a time: the
