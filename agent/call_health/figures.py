@@ -70,7 +70,7 @@ class CallHealth:
     answer_s: float | None
     """From the call's start to `active`."""
     agent_name: str | None
-    """`lk.agent.name` of the first agent that joined."""
+    """`lk.agent.name` of the first agent that joined with one (observers have none)."""
     agents_joined: int
     agent_join_s: float | None
     """First agent in the room, from the call's start (0: already there)."""

@@ -179,7 +179,11 @@ class HealthMeter:
             agent = self._agents[identity] = _Agent()
             self.agents_joined += 1
             if self.agent_join_s is None:
-                self.agent_join_s, self.agent_name = t, name
+                self.agent_join_s = t
+            # The first agent with a name: an observer of kind AGENT joining first (another
+            # monitor, seen live) has none, and must not hide the voice agent's.
+            if self.agent_name is None and name:
+                self.agent_name = name
         return agent
 
     def _state(self, agent: _Agent, new: AgentState | None, t: float) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from .listener import AGENT_NAME, AGENT_STATE, Facts, listening_after
 from .records import Record
+from .repeat import runs
 from .sipp import Bursts, Phone
 from .stack import Stack
 from .voice import VoiceCall, VoiceLine, voice_call
@@ -20,7 +21,6 @@ from .voice_agent import VoiceScript
 
 pytestmark = pytest.mark.live
 
-RUNS = 10
 TURNS = 2
 """Caller bursts answered per call (after the greeting)."""
 LATE_S = 2.0
@@ -49,7 +49,7 @@ async def hang_up(live_stack: Stack, call: VoiceCall) -> None:
     )
 
 
-@pytest.mark.parametrize("run", range(RUNS))
+@pytest.mark.parametrize("run", runs())
 async def test_a_voice_agent_seen_without_subscribing(
     run: int,
     live_stack: Stack,

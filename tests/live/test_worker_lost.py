@@ -22,6 +22,7 @@ from agent.store import CallStore
 
 from .provision import Line
 from .records import Record
+from .repeat import runs
 from .room import join
 from .sipp import Phone, caller_keys
 from .stack import Stack
@@ -29,7 +30,6 @@ from .test_inbound_more import WebhookReceiver, new_secret, receive_signed_webho
 from .worker import Worker, start_worker
 
 pytestmark = pytest.mark.live
-RUNS = 10
 HEARTBEAT_S, LEASE_S = "0.5", "3"
 """Short, so a run takes seconds: a worker is lost 3 s after its last beat."""
 
@@ -84,7 +84,7 @@ async def first_event(workers: list[Worker], event: str, timeout: float, **field
     return waits.index(winner)
 
 
-@pytest.mark.parametrize("run", range(RUNS))
+@pytest.mark.parametrize("run", runs())
 async def test_a_killed_workers_call_goes_on_in_a_live_worker(
     run: int, live_stack: Stack, fleet: Fleet, phone: Phone
 ) -> None:
