@@ -23,7 +23,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE=0 \
     SIP_AGENT_HEALTH_PORT=8081 \
     # Metrics on (the metrics handler with them); a handler list given must name `metrics`.
-    SIP_AGENT_METRICS_PORT=9100
+    SIP_AGENT_METRICS_PORT=9100 \
+    # On every interface: the container's loopback is out of a scraper's reach.
+    SIP_AGENT_METRICS_HOST=0.0.0.0
 # The SQLite call log, when the store is on, lives in the working directory, /data (mount a
 # volume, or set SIP_AGENT_DB_URL to PostgreSQL, which also turns the store on).
 RUN useradd --system --uid 10001 --home-dir /data --create-home --shell /usr/sbin/nologin agent

@@ -9,7 +9,7 @@ import yaml
 from google.protobuf import json_format
 from livekit.protocol import sip
 
-from agent.settings import Settings
+from agent.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,3 +56,32 @@ def test_kubernetes_example_reads_secrets_and_probes_health() -> None:
     assert pod["terminationGracePeriodSeconds"] >= 600
     env = {e["name"]: e["value"] for e in container["env"]}
     assert not any(name.startswith("LIVEKIT_API") for name in env)
+
+
+def _env_example() -> dict[str, str | None]:
+    """.env.example's settings: name -> value given, or None when listed commented out."""
+    found: dict[str, str | None] = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if match := re.fullmatch(r"(# )?([A-Z][A-Z0-9_]*)=(.*)", line):
+            found[match[2]] = None if match[1] else match[3]
+    return found
+
+
+def test_env_example_lists_every_setting() -> None:
+    """Every setting appears in .env.example (given or commented out), and nothing else."""
+    assert set(_env_example()) == {env_name(field) for field in Settings.model_fields}
+
+
+def test_env_example_keeps_the_images_defaults() -> None:
+    """`docker run --env-file .env` must not undo the image's settings: each one the
+    Dockerfile sets is commented out in .env.example or given the same value (an empty
+    value means "unset", which turned the image's metrics port off)."""
+    image = dict(re.findall(r"^\s+(?:ENV )?(SIP_AGENT_\w+)=(\S+?)(?: \\)?$", _dockerfile(), re.M))
+    assert {"SIP_AGENT_METRICS_PORT", "SIP_AGENT_METRICS_HOST"} <= set(image)
+    example = _env_example()
+    for name, value in image.items():
+        assert example[name] in (None, value), name
+
+
+def _dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text()
