@@ -28,9 +28,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     SIP_AGENT_METRICS_HOST=0.0.0.0
 # The SQLite call log, when the store is on, lives in the working directory, /data (mount a
 # volume, or set SIP_AGENT_DB_URL to PostgreSQL, which also turns the store on).
-RUN useradd --system --uid 10001 --home-dir /data --create-home --shell /usr/sbin/nologin agent
+RUN groupadd --system --gid 10001 agent \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /data --create-home \
+       --shell /usr/sbin/nologin agent
 COPY --from=build /opt/venv /opt/venv
-USER agent
+# By number: Kubernetes' runAsNonRoot can only verify a numeric user.
+USER 10001:10001
 WORKDIR /data
 EXPOSE 8081 9100
 # GET / is 503 when LiveKit is unreachable or a required handler (store, outbox) cannot work.
