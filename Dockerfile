@@ -6,14 +6,16 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone: this layer is rebuilt only when they change.
+# Dependencies first, from the lock alone (exact versions, every file's hash checked): this
+# layer is rebuilt only when the lock changes. tests/test_deploy_files.py keeps it in step
+# with pyproject.toml.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
+# Then the code, without touching the dependency layer; the installer is not needed past here.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
-    && pip install -r requirements.txt
-# Then the code, without touching the dependency layer.
 COPY README.md ./
 COPY agent ./agent
-RUN pip install --no-deps .
+RUN pip install --no-deps . && pip uninstall -y -q pip setuptools
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \

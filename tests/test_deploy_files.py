@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,9 @@ import yaml
 from google.protobuf import json_format
 from livekit.agents.worker import DRAIN_TIMEOUT
 from livekit.protocol import sip
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from agent.health import CHECK_TIMEOUT_S
 from agent.server import SHUTDOWN_MARGIN_S
@@ -131,3 +135,20 @@ def test_env_example_keeps_the_images_defaults() -> None:
 
 def _dockerfile() -> str:
     return (ROOT / "Dockerfile").read_text()
+
+
+def test_the_lock_pins_every_dependency_within_pyproject() -> None:
+    """requirements.lock (the image installs from it, hashes required) pins each dependency
+    of pyproject.toml at a version its bound allows; regenerate it with the command in its
+    header after changing a bound."""
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = {
+        canonicalize_name(name): Version(version)
+        for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock, re.M)
+    }
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for dependency in map(Requirement, dependencies):
+        name = canonicalize_name(dependency.name)
+        assert name in pins, f"{name} is not in requirements.lock"
+        assert dependency.specifier.contains(pins[name]), f"{name}=={pins[name]}: {dependency}"
+    assert "--require-hashes" in _dockerfile() and "COPY requirements.lock" in _dockerfile()
