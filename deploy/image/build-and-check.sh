@@ -6,13 +6,19 @@
 #      OCI image format has no HEALTHCHECK, and podman drops it without a word);
 #   3. the image's HEALTHCHECK is there, its USER is a number that is not 0, and
 #      `python -m agent simulate` runs a scenario inside it, as that user, with no network.
-# `podman run` takes Debian's runc here (`--runtime runc`) and an explicit open-files limit
-# (`--ulimit nofile=...`): without it the default runtime cannot set the container's limit.
+# `podman run` takes Debian's runc here (`--runtime runc`) and explicit limits (`--ulimit
+# nofile=N:N --ulimit nproc=4096:4096`, N at most the caller's own hard limit): without them
+# runc is refused the default limits it asks for. `--no-healthcheck`: the checks are one-off commands, and
+# podman's health timers need systemd.
 # Usage (root, from anywhere): deploy/image/build-and-check.sh [TAG]; prints what it timed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TAG=${1:-localhost/sip-agent:check}
-RUN=(podman --runtime runc run --rm --network none --ulimit nofile=65536:65536)
+# Limits runc may set here: open files at most this shell's own; processes (threads: a job is
+# one under the thread executor) 4096, as the machine's own hard limit is refused.
+nofile=$(ulimit -Hn)
+RUN=(podman --runtime runc run --rm --network none --no-healthcheck
+  --ulimit "nofile=$nofile:$nofile" --ulimit nproc=4096:4096)
 
 seconds() { date +%s; }
 t0=$(seconds)
