@@ -2,9 +2,9 @@
 runs as a numeric non-root user, and `simulate` plays a call inside it
 (deploy/image/build-and-check.sh).
 
-It takes minutes on a machine that never built it (the base's debootstrap ~3.5 min, the
-dependencies' download ~1.5 min), so the main run leaves it to .ci/run's image step, which
-sets SIP_AGENT_TEST_IMAGE=1 and bounds it with a timeout.
+It takes ~7 minutes on a machine that never built it (the base's debootstrap 3.5 min, the
+dependencies 3.5 min; 20 s after a code change), so the main run leaves it to .ci/run's
+image step, which sets SIP_AGENT_TEST_IMAGE=1 and bounds it with a timeout.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ GET = (
 Scrape = Callable[[str, int], str]
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
+def _ip(*args: str, check: bool = True) -> None:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 or not check, f"ip {' '.join(args)}: {result.stderr.strip()}"
 
 
 @pytest.fixture
@@ -59,7 +60,8 @@ def scrape_from_elsewhere() -> Iterator[Scrape]:
 
         yield lambda address, port: fetch(address, port, "ip", "netns", "exec", name)
     finally:
-        # Deleting the namespace deletes its end of the pair, and with it ours.
+        # Ours first: the pair would go with the namespace, but only once nothing holds it.
+        _ip("link", "del", f"{name}h", check=False)
         _ip("netns", "del", name)
 
 
