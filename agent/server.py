@@ -11,7 +11,7 @@ from typing import Any
 
 from livekit.agents import AgentServer, JobExecutorType
 
-from . import ffi_routing, metrics, store, webhooks
+from . import ffi_routing, metrics, metrics_http, store, webhooks
 from .assembly import Mode, assemble
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
@@ -63,13 +63,15 @@ def server_for(config: WorkerConfig) -> AgentServer:
         host="127.0.0.1",
         port=0,
         shutdown_process_timeout=settings.handler_timeout_s + SHUTDOWN_MARGIN_S,
-        prometheus_port=settings.metrics_port,
         prometheus_multiproc_dir=_metrics_dir(settings),
     )
     add_handler_checks(HEALTH, config.checked)
     # The SDK configures logging when it runs: its handlers exist once the worker started.
     server.on("worker_started", lambda: scrub_library_logs(settings))
     serve_health(server, HEALTH, "", settings.health_port)
+    if settings.metrics_port is not None:
+        # Not the SDK's prometheus_port: it would share the SDK server's loopback host.
+        metrics_http.serve(server, settings.metrics_host, settings.metrics_port)
     names = handler_names(settings)
     if "store" in names:
         store.drain_at_start(settings)

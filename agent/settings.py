@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     max_calls: int = Field(200, gt=0)
     health_port: int = Field(8081, ge=0, le=65535)
     metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_host: str = Field("127.0.0.1", min_length=1)
+    """Where /metrics listens: loopback outside a container (a laptop or shared host does not
+    publish its metrics to the network unasked); the image sets 0.0.0.0, since a container's
+    loopback is unreachable from the scraper."""
     action_timeout_s: float = Field(10.0, gt=0)
     db_url: str = "sqlite:///sip-agent.db"
     webhook_urls: CommaList = ()
