@@ -1,0 +1,90 @@
+"""Emulated SIP callers against a real livekit-server, for benchmarks/capacity_live.py.
+
+    python benchmarks/sip_callers.py URL KEY SECRET PLAN_JSON
+
+Each call is a participant whose token's kind is SIP, with the `sip.*` attributes LiveKit's
+SIP service writes on an inbound call; it joins its own room, the agent is sent there by
+explicit dispatch (`AgentDispatchService.CreateAgentDispatch`), the caller goes `active` 1 s
+later and, after `hold_s`, writes `hangup` and leaves (CLIENT_INITIATED). The plan gives
+`calls`: [[room, agent_name, start_at (unix s)], ...] and `hold_s`. One line of JSON per call
+on stdout: room, agent, dispatched (unix s, just before the dispatch request), error.
+
+Cheap on purpose (the load generator shares the machine with what it measures): every call
+of a process on one event loop, no media, and each room's FFI events routed to it alone
+(`agent.ffi_routing`, as the worker does) instead of woken for every room's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from livekit import api, rtc
+
+from agent import ffi_routing
+
+ACTIVE_AFTER_S = 1.0
+
+
+def _attributes(room: str, n: int) -> dict[str, str]:
+    return {
+        "sip.callID": f"SCL_{room}",
+        "sip.callStatus": "ringing",
+        "sip.phoneNumber": f"+1555{n:07d}",
+        "sip.trunkPhoneNumber": "+15559870002",
+        "sip.trunkID": "ST_bench",
+        "sip.ruleID": "SDR_bench",
+    }
+
+
+async def _call(
+    lk: api.LiveKitAPI, url: str, key: str, secret: str, plan: list[Any], hold: float, n: int
+) -> dict[str, Any]:
+    room_name, agent_name, start_at = plan
+    record: dict[str, Any] = {"room": room_name, "agent": agent_name, "dispatched": None}
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    token = (
+        api.AccessToken(key, secret)
+        .with_identity(f"sip_+1555{n:07d}")
+        .with_kind("sip")
+        .with_attributes(_attributes(room_name, n))
+        .with_grants(api.VideoGrants(room_join=True, room=room_name, can_update_own_metadata=True))
+        .to_jwt()
+    )
+    room = rtc.Room()
+    try:
+        await room.connect(url, token, rtc.RoomOptions(auto_subscribe=False))
+        ffi_routing.route(room)
+        record["dispatched"] = time.time()
+        await lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room_name)
+        )
+        await asyncio.sleep(ACTIVE_AFTER_S)
+        await room.local_participant.set_attributes({"sip.callStatus": "active"})
+        await asyncio.sleep(max(0.0, hold - ACTIVE_AFTER_S))
+        await room.local_participant.set_attributes({"sip.callStatus": "hangup"})
+    except Exception as exc:  # a benchmark reports a broken call, it does not hide it
+        record["error"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        await room.disconnect()
+    return record
+
+
+async def run(url: str, key: str, secret: str, plan: dict[str, Any]) -> None:
+    ffi_routing.install()
+    http = url.replace("ws://", "http://").replace("wss://", "https://")
+    async with api.LiveKitAPI(http, key, secret) as lk:
+        calls = [
+            _call(lk, url, key, secret, call, plan["hold_s"], plan["first"] + i)
+            for i, call in enumerate(plan["calls"])
+        ]
+        for done in asyncio.as_completed(calls):
+            print(json.dumps(await done), flush=True)
+
+
+if __name__ == "__main__":
+    url_, key_, secret_, plan_ = sys.argv[1:5]
+    asyncio.run(run(url_, key_, secret_, json.loads(plan_)))
