@@ -222,11 +222,12 @@ def worker_env(base: dict[str, str], config: str) -> dict[str, str]:
 
 
 def start_callers(
-    stack_env: dict[str, str], plan: list[list[Any]], hold: float, processes: int
+    stack_env: dict[str, str], plan: list[list[Any]], hold: float, processes: int, workers: int
 ) -> list[subprocess.Popen[bytes]]:
     procs = []
     for k in range(processes):
-        mine = plan[k::processes]
+        # Call i of every worker to process i % processes: each process carries every worker.
+        mine = [call for i, call in enumerate(plan) if (i // workers) % processes == k]
         spec = json.dumps({"calls": mine, "hold_s": hold, "first": k * len(plan)})
         argv = [sys.executable, str(ROOT / "benchmarks" / "sip_callers.py")]
         argv += [stack_env["LIVEKIT_URL"], stack_env["LIVEKIT_API_KEY"]]
@@ -275,7 +276,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
             for i in range(args.calls)
             for w in workers
         ]
-        callers = start_callers(lk_env, plan, hold, args.caller_processes)
+        callers = start_callers(lk_env, plan, hold, args.caller_processes, len(workers))
         callers_sampler = [Sampler(psutil.Process(p.pid)) for p in callers]
         t_calls = time.monotonic()
 
@@ -306,8 +307,9 @@ def measure(args: argparse.Namespace) -> list[Result]:
             spent = thread_cpu(w.sampler.pids())
             spent.subtract(threads0[w.config])
             r.top_threads = [(n, s / window) for n, s in spent.most_common(8)]
+        server_cores = (server.cpu_total() - server_cpu0) / window
         print(
-            f"idle window {window:.1f} s: livekit-server {(server.cpu_total() - server_cpu0) / window:.3f}"
+            f"idle window {window:.1f} s: livekit-server {server_cores:.3f}"
             f" cores, load generator {(sum(load1) - sum(load0)) / window:.3f} cores"
             f" ({args.caller_processes} processes)",
             flush=True,
@@ -325,7 +327,9 @@ def measure(args: argparse.Namespace) -> list[Result]:
         # The calls' ends: each caller left; give the workers time to log them.
         end_deadline = time.monotonic() + 30
         while time.monotonic() < end_deadline:
-            if all(len(w.events("call.ended")) >= len(results[w.config].dispatched) for w in workers):
+            if all(
+                len(w.events("call.ended")) >= len(results[w.config].dispatched) for w in workers
+            ):
                 break
             sample_until(time.time() + 1)
         for w in workers:

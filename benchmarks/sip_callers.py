@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -88,3 +89,6 @@ async def run(url: str, key: str, secret: str, plan: dict[str, Any]) -> None:
 if __name__ == "__main__":
     url_, key_, secret_, plan_ = sys.argv[1:5]
     asyncio.run(run(url_, key_, secret_, json.loads(plan_)))
+    # Every room is closed; skip the interpreter's teardown under the native library's
+    # threads (a callback into a finalizing interpreter aborted a process once).
+    os._exit(0)
