@@ -32,7 +32,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,15 +44,16 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.live.records import where  # noqa: E402
 from tests.live.stack import (  # noqa: E402
     HOST,
     clean_env,
     free_port,
     start_livekit,
     start_redis,
-    stop_process,
 )
 from tests.live.webhooks import receive_webhooks  # noqa: E402
+from tests.live.worker import Worker as LiveWorker  # noqa: E402
 
 SAMPLE_S = 0.5
 SETTLE_S = 3.0
@@ -163,14 +163,12 @@ HEADER = (
 
 
 class Worker:
-    """One worker process, its JSON log lines kept as they come."""
+    """One worker process, its JSON log lines kept as they come (the live tier's reader)."""
 
     def __init__(self, config: str, env: dict[str, str], workdir: Path) -> None:
         self.config = config
         self.name = env["SIP_AGENT_NAME"]
-        self.log = workdir / f"{config}.log"
-        self.records: list[dict[str, Any]] = []
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             COMMANDS[config],
             cwd=workdir,
             env=env,
@@ -178,31 +176,19 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        self.sampler = Sampler(psutil.Process(self.proc.pid))
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        with self.log.open("wb") as out:
-            for line in self.proc.stdout:
-                out.write(line)
-                if line.startswith(b"{"):
-                    with contextlib.suppress(ValueError):
-                        self.records.append(json.loads(line))
+        self.process = LiveWorker(proc, workdir / f"{config}.log", None)
+        self.proc = proc
+        self.sampler = Sampler(psutil.Process(proc.pid))
 
     def registered(self) -> bool:
-        return any(
-            r.get("message") == "registered worker" and r.get("agent_name") == self.name
-            for r in list(self.records)
-        )
+        found = self.process.records.all(where(message="registered worker", agent_name=self.name))
+        return bool(found)
 
     def events(self, event: str) -> list[dict[str, Any]]:
-        return [r for r in list(self.records) if r.get("event") == event]
+        return self.process.records.all(where(event=event))
 
     def stop(self) -> None:
-        stop_process(self.proc, 30)
-        self._reader.join(5)
+        self.process.stop()
 
 
 def _timestamp(record: dict[str, Any]) -> float:
@@ -292,14 +278,16 @@ def measure(args: argparse.Namespace) -> list[Result]:
         sample_until(idle_from)
         cpu0 = {w.config: w.sampler.cpu_total() for w in workers}
         threads0 = {w.config: thread_cpu(w.sampler.pids()) for w in workers}
-        server.sample()
-        load0 = [s.cpu_total() for s in callers_sampler if not s.sample()]
+        for sampler in (server, *callers_sampler):
+            sampler.sample()
+        load0 = sum(s.cpu_total() for s in callers_sampler)
         server_cpu0 = server.cpu_total()
         t0 = time.time()
         sample_until(idle_to)
         window = time.time() - t0
-        server.sample()
-        load1 = [s.cpu_total() for s in callers_sampler if not s.sample()]
+        for sampler in (server, *callers_sampler):
+            sampler.sample()
+        load1 = sum(s.cpu_total() for s in callers_sampler)
         for w in workers:
             r = results[w.config]
             r.idle_cores = (w.sampler.cpu_total() - cpu0[w.config]) / window
@@ -310,7 +298,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
         server_cores = (server.cpu_total() - server_cpu0) / window
         print(
             f"idle window {window:.1f} s: livekit-server {server_cores:.3f}"
-            f" cores, load generator {(sum(load1) - sum(load0)) / window:.3f} cores"
+            f" cores, load generator {(load1 - load0) / window:.3f} cores"
             f" ({args.caller_processes} processes)",
             flush=True,
         )
