@@ -10,7 +10,7 @@ from typing import Any
 
 from livekit.agents import AgentServer, JobExecutorType
 
-from . import ffi_routing, metrics, store, webhooks
+from . import ffi_routing, metrics, native_logs, store, webhooks
 from .assembly import Mode, assemble
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
@@ -49,6 +49,8 @@ def server_for(config: WorkerConfig) -> AgentServer:
     # it reads the variable in the forkserver, so set it before any job process exists.
     os.environ.setdefault(PRELOAD_LOCAL_INFERENCE, "0")
     if in_process:
+        if not settings.sdk_logs:
+            native_logs.start_ffi_without_log_capture()
         # One FFI client for every job, created before any job (the SDK's lazy
         # singleton races under concurrent jobs), with each room's events routed to it alone.
         ffi_routing.install()

@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     (tests/live/test_server_restart.py), the SIP service's own reconnect can hang ~9 s."""
     no_call_timeout_s: float = Field(60.0, gt=0)
     executor: Executor = Executor.LOOP
+    sdk_logs: bool = False
+    """Whether LiveKit's native library hands its log records to Python (agent/native_logs.py)."""
     max_calls: int = Field(200, gt=0)
     health_port: int = Field(8081, ge=0, le=65535)
     metrics_port: int | None = Field(None, ge=0, le=65535)
