@@ -32,6 +32,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ SAMPLE_S = 0.5
 SETTLE_S = 3.0
 """After the last call arrived: its `active` (1 s later) and the joins still in flight."""
 REGISTER_TIMEOUT_S = 90.0
+UP_TIMEOUT_S = 60.0
+"""How late, after its planned time, the last call may come up."""
+MIN_IDLE_S = 3.0
 COMMANDS = {
     "agent": [sys.executable, "-m", "agent", "start"],
     "examples": [sys.executable, str(ROOT / "benchmarks" / "burst_worker.py"), "examples-live"],
@@ -207,6 +211,13 @@ def worker_env(base: dict[str, str], config: str) -> dict[str, str]:
     }
 
 
+def _collect(proc: subprocess.Popen[bytes], into: list[dict[str, Any]]) -> None:
+    """A caller process's JSON lines, as they come."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        into.append(json.loads(line))
+
+
 def start_callers(
     stack_env: dict[str, str], plan: list[list[Any]], hold: float, processes: int, workers: int
 ) -> list[subprocess.Popen[bytes]]:
@@ -263,6 +274,10 @@ def measure(args: argparse.Namespace) -> list[Result]:
             for w in workers
         ]
         callers = start_callers(lk_env, plan, hold, args.caller_processes, len(workers))
+        lines: list[dict[str, Any]] = []
+        readers = [threading.Thread(target=_collect, args=(p, lines)) for p in callers]
+        for reader in readers:
+            reader.start()
         callers_sampler = [Sampler(psutil.Process(p.pid)) for p in callers]
         t_calls = time.monotonic()
 
@@ -272,9 +287,14 @@ def measure(args: argparse.Namespace) -> list[Result]:
                     w.sampler.sample()
                 time.sleep(SAMPLE_S)
 
-        # Every call has arrived and settled: the idle window, until the first hangup.
-        idle_from = start + arrival + SETTLE_S
-        idle_to = start + hold - 0.5
+        # The idle window: from the last call up (+ its `active` and joins in flight) to the
+        # first hangup, by the callers' own clocks (a loaded machine makes them late).
+        up_deadline = start + arrival + UP_TIMEOUT_S
+        while len({r["room"] for r in list(lines)}) < len(plan) and time.time() < up_deadline:
+            sample_until(time.time() + 1)
+        up = [r["dispatched"] for r in list(lines) if r["dispatched"]]
+        idle_from = max(up) + SETTLE_S
+        idle_to = min(up) + hold - 0.5
         sample_until(idle_from)
         cpu0 = {w.config: w.sampler.cpu_total() for w in workers}
         threads0 = {w.config: thread_cpu(w.sampler.pids()) for w in workers}
@@ -285,6 +305,8 @@ def measure(args: argparse.Namespace) -> list[Result]:
         t0 = time.time()
         sample_until(idle_to)
         window = time.time() - t0
+        if window < MIN_IDLE_S:
+            raise RuntimeError(f"no idle window ({window:.1f} s): calls came up too late")
         for sampler in (server, *callers_sampler):
             sampler.sample()
         load1 = sum(s.cpu_total() for s in callers_sampler)
@@ -303,15 +325,15 @@ def measure(args: argparse.Namespace) -> list[Result]:
             flush=True,
         )
 
-        for p in callers:
-            out, _ = p.communicate(timeout=hold + 120)
-            for line in out.decode().splitlines():
-                rec = json.loads(line)
-                r = results[rec["agent"].removeprefix("bench-")]
-                if rec.get("error"):
-                    r.errors.append(rec["error"])
-                if rec["dispatched"]:
-                    r.dispatched[rec["room"]] = rec["dispatched"]
+        for p, reader in zip(callers, readers, strict=True):
+            p.wait(timeout=hold + UP_TIMEOUT_S + 120)
+            reader.join()
+        for rec in lines:
+            r = results[rec["agent"].removeprefix("bench-")]
+            if rec.get("error"):
+                r.errors.append(rec["error"])
+            if rec.get("done") and rec["dispatched"]:
+                r.dispatched[rec["room"]] = rec["dispatched"]
         # The calls' ends: each caller left; give the workers time to log them.
         end_deadline = time.monotonic() + 30
         while time.monotonic() < end_deadline:

@@ -6,8 +6,9 @@ Each call is a participant whose token's kind is SIP, with the `sip.*` attribute
 SIP service writes on an inbound call; it joins its own room, the agent is sent there by
 explicit dispatch (`AgentDispatchService.CreateAgentDispatch`), the caller goes `active` 1 s
 later and, after `hold_s`, writes `hangup` and leaves (CLIENT_INITIATED). The plan gives
-`calls`: [[room, agent_name, start_at (unix s)], ...] and `hold_s`. One line of JSON per call
-on stdout: room, agent, dispatched (unix s, just before the dispatch request), error.
+`calls`: [[room, agent_name, start_at (unix s)], ...] and `hold_s`. Lines of JSON on stdout:
+one when a call is up (room, agent, dispatched: unix s just before the dispatch request) and
+one at its end (the same with `done` and any `error`).
 
 Cheap on purpose (the load generator shares the machine with what it measures): every call
 of a process on one event loop, no media, each room's FFI events routed to it alone
@@ -70,6 +71,7 @@ async def _call(
         await lk.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(agent_name=agent_name, room=room_name)
         )
+        print(json.dumps(record), flush=True)  # the call is up: the benchmark's idle window
         await asyncio.sleep(ACTIVE_AFTER_S)
         await room.local_participant.set_attributes({"sip.callStatus": "active"})
         await asyncio.sleep(max(0.0, hold - ACTIVE_AFTER_S))
@@ -78,7 +80,7 @@ async def _call(
         record["error"] = f"{type(exc).__name__}: {exc}"
     finally:
         await room.disconnect()
-    return record
+    return {**record, "done": True}
 
 
 async def run(url: str, key: str, secret: str, plan: dict[str, Any]) -> None:
