@@ -12,8 +12,8 @@ code; binaries on PATH, e.g. `PATH="$HOME/go/bin:$PATH"`), then, side by side in
   preloaded; benchmarks/burst_worker.py `examples-live`), same entrypoint and handlers;
 and sends each of them `--calls` emulated SIP callers (benchmarks/sip_callers.py) at `--rate`
 calls/s, each in its own room, dispatched to the worker by explicit dispatch. Every call is
-held until the last one has arrived plus `--idle-s` seconds, so all of them sit idle
-together for a while; then each caller writes `hangup` and leaves.
+held until every call is up (by the callers' own clocks) plus 3 s plus `--idle-s` seconds,
+so all of them sit idle together for a while; then each caller writes `hangup` and leaves.
 
 Per worker: calls served (a `call.started` and one `call.ended` logged for the room), agent
 join p50 / p99 (the dispatch request to the job's `call.started` log line), CPU of the
@@ -62,7 +62,6 @@ SETTLE_S = 3.0
 REGISTER_TIMEOUT_S = 90.0
 UP_TIMEOUT_S = 60.0
 """How late, after its planned time, the last call may come up."""
-MIN_IDLE_S = 3.0
 COMMANDS = {
     "agent": [sys.executable, "-m", "agent", "start"],
     "examples": [sys.executable, str(ROOT / "benchmarks" / "burst_worker.py"), "examples-live"],
@@ -229,7 +228,7 @@ def start_callers(
         argv = [sys.executable, str(ROOT / "benchmarks" / "sip_callers.py")]
         argv += [stack_env["LIVEKIT_URL"], stack_env["LIVEKIT_API_KEY"]]
         argv += [stack_env["LIVEKIT_API_SECRET"], spec]
-        procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL))
+        procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE))
     return procs
 
 
@@ -266,7 +265,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
         server = Sampler(psutil.Process(livekit.proc.pid))
 
         arrival = args.calls / args.rate
-        hold = arrival + SETTLE_S + args.idle_s
+        hold = arrival + UP_TIMEOUT_S + SETTLE_S + args.idle_s  # at the latest
         start = time.time() + 2.0
         plan = [
             [f"cap-{w.config}-{i}", w.name, start + i / args.rate]
@@ -287,14 +286,15 @@ def measure(args: argparse.Namespace) -> list[Result]:
                     w.sampler.sample()
                 time.sleep(SAMPLE_S)
 
-        # The idle window: from the last call up (+ its `active` and joins in flight) to the
-        # first hangup, by the callers' own clocks (a loaded machine makes them late).
+        # The idle window: from the last call up (+ its `active` and joins in flight), by the
+        # callers' own clocks (a loaded machine makes them late), for `--idle-s`; then every
+        # caller hangs up.
         up_deadline = start + arrival + UP_TIMEOUT_S
         while len({r["room"] for r in list(lines)}) < len(plan) and time.time() < up_deadline:
             sample_until(time.time() + 1)
         up = [r["dispatched"] for r in list(lines) if r["dispatched"]]
         idle_from = max(up) + SETTLE_S
-        idle_to = min(up) + hold - 0.5
+        idle_to = idle_from + args.idle_s
         sample_until(idle_from)
         cpu0 = {w.config: w.sampler.cpu_total() for w in workers}
         threads0 = {w.config: thread_cpu(w.sampler.pids()) for w in workers}
@@ -305,8 +305,10 @@ def measure(args: argparse.Namespace) -> list[Result]:
         t0 = time.time()
         sample_until(idle_to)
         window = time.time() - t0
-        if window < MIN_IDLE_S:
-            raise RuntimeError(f"no idle window ({window:.1f} s): calls came up too late")
+        for p in callers:
+            assert p.stdin is not None
+            p.stdin.write(b"hangup\n")
+            p.stdin.close()
         for sampler in (server, *callers_sampler):
             sampler.sample()
         load1 = sum(s.cpu_total() for s in callers_sampler)

@@ -5,7 +5,8 @@
 Each call is a participant whose token's kind is SIP, with the `sip.*` attributes LiveKit's
 SIP service writes on an inbound call; it joins its own room, the agent is sent there by
 explicit dispatch (`AgentDispatchService.CreateAgentDispatch`), the caller goes `active` 1 s
-later and, after `hold_s`, writes `hangup` and leaves (CLIENT_INITIATED). The plan gives
+later and, when a line comes on stdin (or after `hold_s` at the latest), writes `hangup` and
+leaves (CLIENT_INITIATED). The plan gives
 `calls`: [[room, agent_name, start_at (unix s)], ...] and `hold_s`. Lines of JSON on stdout:
 one when a call is up (room, agent, dispatched: unix s just before the dispatch request) and
 one at its end (the same with `done` and any `error`).
@@ -19,9 +20,11 @@ worker's own listener connection (one peer connection, ICE gathered once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -50,7 +53,7 @@ def _attributes(room: str, n: int) -> dict[str, str]:
 
 
 async def _call(
-    lk: api.LiveKitAPI, url: str, key: str, secret: str, plan: list[Any], hold: float, n: int
+    lk: api.LiveKitAPI, url: str, key: str, secret: str, plan: list[Any], hangup: Hangup, n: int
 ) -> dict[str, Any]:
     room_name, agent_name, start_at = plan
     record: dict[str, Any] = {"room": room_name, "agent": agent_name, "dispatched": None}
@@ -74,7 +77,7 @@ async def _call(
         print(json.dumps(record), flush=True)  # the call is up: the benchmark's idle window
         await asyncio.sleep(ACTIVE_AFTER_S)
         await room.local_participant.set_attributes({"sip.callStatus": "active"})
-        await asyncio.sleep(max(0.0, hold - ACTIVE_AFTER_S))
+        await hangup.wait()
         await room.local_participant.set_attributes({"sip.callStatus": "hangup"})
     except Exception as exc:  # a benchmark reports a broken call, it does not hide it
         record["error"] = f"{type(exc).__name__}: {exc}"
@@ -83,12 +86,32 @@ async def _call(
     return {**record, "done": True}
 
 
+class Hangup:
+    """Every call hangs up when a line comes on stdin (the benchmark's idle window is over),
+    or after `hold_s` at the latest."""
+
+    def __init__(self, hold_s: float) -> None:
+        self._event = asyncio.Event()
+        self._hold_s = hold_s
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read, args=(loop,), daemon=True).start()
+
+    def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        sys.stdin.readline()
+        loop.call_soon_threadsafe(self._event.set)
+
+    async def wait(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), self._hold_s)
+
+
 async def run(url: str, key: str, secret: str, plan: dict[str, Any]) -> None:
     ffi_routing.install()
+    hangup = Hangup(plan["hold_s"])
     http = url.replace("ws://", "http://").replace("wss://", "https://")
     async with api.LiveKitAPI(http, key, secret) as lk:
         calls = [
-            _call(lk, url, key, secret, call, plan["hold_s"], plan["first"] + i)
+            _call(lk, url, key, secret, call, hangup, plan["first"] + i)
             for i, call in enumerate(plan["calls"])
         ]
         for done in asyncio.as_completed(calls):
