@@ -14,7 +14,8 @@ one at its end (the same with `done` and any `error`).
 Cheap on purpose (the load generator shares the machine with what it measures): every call
 of a process on one event loop, no media, each room's FFI events routed to it alone
 (`agent.ffi_routing`, as the worker does) instead of woken for every room's events, and the
-worker's own listener connection (one peer connection, ICE gathered once).
+worker's own listener connection (one peer connection, ICE gathered once, no native log
+records handed to Python).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 
 from livekit import api, rtc
 
-from agent import ffi_routing
+from agent import ffi_routing, native_logs
 from agent.entrypoint import LISTENER_RTC
 
 ACTIVE_AFTER_S = 1.0
@@ -106,6 +107,7 @@ class Hangup:
 
 
 async def run(url: str, key: str, secret: str, plan: dict[str, Any]) -> None:
+    native_logs.start_ffi_without_log_capture()
     ffi_routing.install()
     hangup = Hangup(plan["hold_s"])
     http = url.replace("ws://", "http://").replace("wss://", "https://")
