@@ -147,8 +147,9 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     def row(self) -> str:
-        per_call_cpu = 100 * self.idle_cores / self.calls
-        per_call_uss = (self.uss_idle - self.uss_before) / self.calls
+        up = self.started or 1  # per call the worker really carried
+        per_call_cpu = 100 * self.idle_cores / up
+        per_call_uss = (self.uss_idle - self.uss_before) / up
         return (
             f"| {LABELS[self.config]} | {self.calls} | {self.started} started, {self.ended_once} "
             f"ended once{f', {self.ended_twice} twice' if self.ended_twice else ''} "
