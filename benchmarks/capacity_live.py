@@ -147,15 +147,15 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     def row(self) -> str:
-        up = self.started or 1  # per call the worker really carried
-        per_call_cpu = 100 * self.idle_cores / up
-        per_call_uss = (self.uss_idle - self.uss_before) / up
+        up = self.started  # per call the worker really carried
+        per_call_cpu = f"{100 * self.idle_cores / up:.3f}%" if up else "-"
+        per_call_uss = f"{(self.uss_idle - self.uss_before) / up:.2f} MiB" if up else "-"
         return (
             f"| {LABELS[self.config]} | {self.calls} | {self.started} started, {self.ended_once} "
             f"ended once{f', {self.ended_twice} twice' if self.ended_twice else ''} "
             f"| {self.join(0.5) / 1000:.2f} s / {self.join(0.99) / 1000:.2f} s "
-            f"| {self.idle_cores:.3f} ({per_call_cpu:.3f}% of a core per call) "
-            f"| {self.uss_idle:.0f} MiB ({per_call_uss:.2f} MiB per call) "
+            f"| {self.idle_cores:.3f} ({per_call_cpu} of a core per call) "
+            f"| {self.uss_idle:.0f} MiB ({per_call_uss} per call) "
             f"| {self.threads_before} before, {self.threads_mean:.0f} / {self.threads_peak} |"
         )
 
