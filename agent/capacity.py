@@ -21,6 +21,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livekit.agents import AgentServer, JobRequest
+from livekit.agents.ipc.proc_pool import ProcPool
+
+from .loop_executor import JobsOnLoop
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +36,10 @@ def threshold(max_calls: int) -> float:
 class CallsServer(AgentServer):
     """An AgentServer whose load is its calls (running or being accepted) over `max_calls`."""
 
-    def __init__(self, *, max_calls: int, **kwargs: Any) -> None:
+    def __init__(self, *, max_calls: int, jobs_on_loop: bool = False, **kwargs: Any) -> None:
         super().__init__(load_fnc=self.calls_load, load_threshold=threshold(max_calls), **kwargs)
         self.max_calls = max_calls
+        self.jobs_on_loop = jobs_on_loop
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
     async def accept_unless_served(self, request: JobRequest) -> None:
@@ -68,6 +72,15 @@ class CallsServer(AgentServer):
         closers, self._closers = self._closers, []
         for close in closers:
             await close()
+
+    @property
+    def _proc_pool(self) -> ProcPool:
+        return self._job_pool
+
+    @_proc_pool.setter
+    def _proc_pool(self, pool: ProcPool) -> None:
+        # The SDK builds its pool inside `run`: with `jobs_on_loop`, jobs run on its loop.
+        self._job_pool = JobsOnLoop.adopt(pool) if self.jobs_on_loop else pool
 
     def calls_load(self) -> float:
         return min(1.0, len(self.active_jobs) / self.max_calls)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from livekit import api
+from livekit import api, rtc
 
 from . import current, ffi_routing
 from .clock import Clock, utc_now
@@ -21,6 +21,13 @@ from .tracker import CallState
 
 if TYPE_CHECKING:
     from livekit.agents import JobContext
+
+# A room that only listens needs one peer connection, gathered once: measured against a real
+# livekit-server, that cut the SDK's native idle cost of a room to about a third
+# (benchmarks/BENCHMARKS.md section 5). The SDK's reconnect still restarts ICE when needed.
+LISTENER_RTC = rtc.RtcConfiguration(
+    continual_gathering_policy=rtc.ContinualGatheringPolicy.GATHER_ONCE
+)
 
 
 class JobFleet(Protocol):
@@ -105,6 +112,10 @@ async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
     # cheap to import without it (tests/test_imports.py).
     from livekit.agents import AutoSubscribe
 
-    await ctx.connect(auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE)
+    await ctx.connect(
+        auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE,
+        rtc_config=LISTENER_RTC,
+        single_peer_connection=True,
+    )
     ffi_routing.route(ctx.room)
     job.calls.scan()

@@ -11,7 +11,7 @@ from typing import Any
 
 from livekit.agents import AgentServer, JobExecutorType
 
-from . import ffi_routing, metrics, metrics_http, store, webhooks
+from . import ffi_routing, metrics, metrics_http, native_logs, store, webhooks
 from .assembly import Mode, assemble
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
@@ -32,8 +32,8 @@ PRELOAD_LOCAL_INFERENCE = "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"
 
 def _metrics_dir(settings: Settings) -> str | None:
     """Job processes write their metrics to files there; the worker sums them when scraped.
-    Threads share the worker process and its in-memory registry: no directory."""
-    if settings.executor is Executor.THREAD or not metrics.enabled(settings):
+    Jobs on the loop or in threads share the worker process and its registry: no directory."""
+    if settings.executor.in_worker_process or not metrics.enabled(settings):
         return None
     return tempfile.mkdtemp(prefix="sip-agent-metrics-")
 
@@ -46,17 +46,20 @@ def create_server(settings: Settings | None = None, *, handlers: Sequence[Any] =
 def server_for(config: WorkerConfig) -> AgentServer:
     """The AgentServer for a validated configuration (this loads LiveKit's native library)."""
     settings = config.settings
-    threads = settings.executor is Executor.THREAD
+    in_process = settings.executor.in_worker_process
     # The SDK's default preloads voice models (~300 MiB per process) this worker never uses;
     # it reads the variable in the forkserver, so set it before any job process exists.
     os.environ.setdefault(PRELOAD_LOCAL_INFERENCE, "0")
-    if threads:
-        # One FFI client for every job thread, created before any job (the SDK's lazy
+    if in_process:
+        if not settings.sdk_logs:
+            native_logs.start_ffi_without_log_capture()
+        # One FFI client for every job, created before any job (the SDK's lazy
         # singleton races under concurrent jobs), with each room's events routed to it alone.
         ffi_routing.install()
     server = CallsServer(
         max_calls=settings.max_calls,
-        job_executor_type=JobExecutorType.THREAD if threads else JobExecutorType.PROCESS,
+        job_executor_type=JobExecutorType.THREAD if in_process else JobExecutorType.PROCESS,
+        jobs_on_loop=settings.executor is Executor.LOOP,
         num_idle_processes=IDLE_EXECUTORS,
         # Our health server takes the health port and asks the SDK's on a free loopback one
         # (one socket: bound to all interfaces, port 0 gives IPv4 and IPv6 different ports).

@@ -36,8 +36,16 @@ class LogFormat(enum.StrEnum):
 
 
 class Executor(enum.StrEnum):
+    LOOP = "loop"
+    """Every job a task on the worker's event loop (agent/loop_executor.py)."""
     THREAD = "thread"
+    """livekit-agents' thread executor: a thread and an event loop per job."""
     PROCESS = "process"
+    """livekit-agents' process executor: a process per job."""
+
+    @property
+    def in_worker_process(self) -> bool:
+        return self is not Executor.PROCESS
 
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
@@ -135,7 +143,9 @@ class Settings(BaseSettings):
     """Counted from `reconnected`; a server restart brought callers back up to 5.8 s after it
     (tests/live/test_server_restart.py), the SIP service's own reconnect can hang ~9 s."""
     no_call_timeout_s: float = Field(60.0, gt=0)
-    executor: Executor = Executor.THREAD
+    executor: Executor = Executor.LOOP
+    sdk_logs: bool = False
+    """Whether LiveKit's native library hands its log records to Python (agent/native_logs.py)."""
     max_calls: int = Field(200, gt=0)
     health_port: int = Field(8081, ge=0, le=65535)
     metrics_port: int | None = Field(None, ge=0, le=65535)

@@ -63,7 +63,7 @@ async def run(calls: int, seconds: float, period: float) -> dict[str, float]:
         cpu0, t0 = time.process_time(), time.perf_counter()
         interval = period / calls
         changes = 0
-        while (now := time.perf_counter()) < t0 + seconds:
+        while time.perf_counter() < t0 + seconds:
             i = changes % calls
             state = CYCLE[(changes // calls) % len(CYCLE)]
             jobs[i].room.set_attributes(f"agent_{i}", {"lk.agent.state": state})

@@ -2,6 +2,7 @@
 
     python benchmarks/burst_worker.py agent      # `python -m agent start`, unchanged
     python benchmarks/burst_worker.py examples   # as LiveKit's telephony examples configure one
+    python benchmarks/burst_worker.py examples-live   # the same against a real LiveKit server
 
 The `/agent` endpoint is real (burst.py runs AgentEndpoint); only the media server is stood
 in for. A room is created in the process whose job connects to it, with the caller already
@@ -106,14 +107,15 @@ def run_agent() -> None:
     main(["start"])
 
 
-def run_examples() -> None:
+def run_examples(*, standin: bool = True) -> None:
     settings = load_settings()
     # What the examples write: AgentServer() with its defaults (process executor, CPU load
     # function at 0.7 in production, one idle process per core, models preloaded), a prewarm
     # hook and an rtc_session entrypoint. Only the HTTP port is free instead of 8081: other
     # workers share this machine and the port plays no part in admission.
     server = AgentServer(port=0)
-    server.setup_fnc = prewarm
+    if standin:
+        server.setup_fnc = prewarm
     server.rtc_session(
         functools.partial(entrypoint, config=worker_config(settings)),
         agent_name=settings.name,
@@ -127,4 +129,8 @@ if __name__ == "__main__":
     # for the forkserver's job processes.
     import burst_worker
 
-    {"agent": burst_worker.run_agent, "examples": burst_worker.run_examples}[sys.argv[1]]()
+    {
+        "agent": burst_worker.run_agent,
+        "examples": burst_worker.run_examples,
+        "examples-live": functools.partial(burst_worker.run_examples, standin=False),
+    }[sys.argv[1]]()

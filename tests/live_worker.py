@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import aiohttp
@@ -26,9 +26,16 @@ async def stay(ctx: JobContext) -> None:
     """A job that holds its slot until the worker closes (no room is ever joined)."""
 
 
-def calls_server(endpoint: AgentEndpoint, max_calls: int = 200) -> CallsServer:
+def calls_server(
+    endpoint: AgentEndpoint,
+    max_calls: int = 200,
+    *,
+    jobs_on_loop: bool = False,
+    entrypoint: Callable[[JobContext], Awaitable[None]] = stay,
+) -> CallsServer:
     server = CallsServer(
         max_calls=max_calls,
+        jobs_on_loop=jobs_on_loop,
         job_executor_type=JobExecutorType.THREAD,
         num_idle_processes=1,
         host="127.0.0.1",
@@ -37,7 +44,7 @@ def calls_server(endpoint: AgentEndpoint, max_calls: int = 200) -> CallsServer:
         api_key=API_KEY,
         api_secret=API_SECRET,
     )
-    server.rtc_session(stay, agent_name=AGENT, on_request=server.accept_unless_served)
+    server.rtc_session(entrypoint, agent_name=AGENT, on_request=server.accept_unless_served)
     return server
 
 

@@ -1,0 +1,389 @@
+"""Capacity against the real livekit-server: workers side by side, one burst of SIP callers.
+
+    python benchmarks/capacity_live.py --small                 # 20 calls per worker, < 1 min
+    python benchmarks/capacity_live.py --calls 100             # 100 calls per worker
+    python benchmarks/capacity_live.py --calls 200 --workers agent
+
+Starts Redis and livekit-server on free loopback ports (tests/live/stack.py, the live tier's
+code; binaries on PATH, e.g. `PATH="$HOME/go/bin:$PATH"`), then, side by side in the run:
+- `agent`: this worker as users run it, `python -m agent start` (handlers: `log`);
+- `examples`: a worker as LiveKit's telephony examples configure one (`AgentServer()`
+  defaults: process executor, machine-CPU load at 0.7, one idle process per core, models
+  preloaded; benchmarks/burst_worker.py `examples-live`), same entrypoint and handlers;
+and sends each of them `--calls` emulated SIP callers (benchmarks/sip_callers.py) at `--rate`
+calls/s, each in its own room, dispatched to the worker by explicit dispatch. Every call is
+held until every call is up (by the callers' own clocks) plus 3 s plus `--idle-s` seconds,
+so all of them sit idle together for a while; then each caller writes `hangup` and leaves.
+
+Per worker: calls served (a `call.started` and one `call.ended` logged for the room), agent
+join p50 / p99 (the dispatch request to the job's `call.started` log line), CPU of the
+worker's process tree while every call sits idle (cores), USS of the tree (before the calls,
+with every call up, and per call), threads of the tree (mean / peak while calls run), and the
+top threads by CPU in the idle window (by thread name, from /proc/<pid>/task/*/stat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.live.records import where  # noqa: E402
+from tests.live.stack import (  # noqa: E402
+    HOST,
+    clean_env,
+    free_port,
+    start_livekit,
+    start_redis,
+)
+from tests.live.webhooks import receive_webhooks  # noqa: E402
+from tests.live.worker import Worker as LiveWorker  # noqa: E402
+
+SAMPLE_S = 0.5
+SETTLE_S = 3.0
+"""After the last call arrived: its `active` (1 s later) and the joins still in flight."""
+REGISTER_TIMEOUT_S = 90.0
+UP_TIMEOUT_S = 60.0
+"""How late, after its planned time, the last call may come up."""
+COMMANDS = {
+    "agent": [sys.executable, "-m", "agent", "start"],
+    "examples": [sys.executable, str(ROOT / "benchmarks" / "burst_worker.py"), "examples-live"],
+}
+LABELS = {"agent": "this worker (`python -m agent start`)", "examples": "LiveKit examples' config"}
+
+
+def _ticks() -> int:
+    return int(os.sysconf("SC_CLK_TCK"))
+
+
+def thread_cpu(pids: list[int]) -> Counter[str]:
+    """CPU seconds so far of every thread of these processes, summed by thread name."""
+    per_name: Counter[str] = Counter()
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (task / "stat").read_text()
+                name = stat[stat.index("(") + 1 : stat.rindex(")")]
+                fields = stat[stat.rindex(")") + 2 :].split()
+                per_name[name] += (int(fields[11]) + int(fields[12])) / _ticks()
+    return per_name
+
+
+@dataclass
+class Sampler:
+    """CPU, USS and threads of one worker's process tree, sampled in a thread."""
+
+    root: psutil.Process
+    cpu: dict[tuple[int, float], float] = field(default_factory=dict)
+    threads: list[tuple[float, int]] = field(default_factory=list)
+
+    def tree(self) -> list[psutil.Process]:
+        with contextlib.suppress(psutil.Error):
+            return [self.root, *self.root.children(recursive=True)]
+        return []
+
+    def sample(self) -> None:
+        count = 0
+        for p in self.tree():
+            with contextlib.suppress(psutil.Error), p.oneshot():
+                t = p.cpu_times()
+                self.cpu[(p.pid, p.create_time())] = t.user + t.system
+                count += p.num_threads()
+        self.threads.append((time.monotonic(), count))
+
+    def cpu_total(self) -> float:
+        return sum(self.cpu.values())
+
+    def uss(self) -> float:
+        total = 0
+        for p in self.tree():
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_full_info().uss
+        return total / 2**20
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.tree()]
+
+
+@dataclass
+class Result:
+    config: str
+    calls: int
+    dispatched: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    joins_ms: list[float] = field(default_factory=list)
+    started: int = 0
+    ended_once: int = 0
+    ended_twice: int = 0
+    idle_cores: float = 0.0
+    uss_before: float = 0.0
+    uss_idle: float = 0.0
+    threads_before: int = 0
+    threads_mean: float = 0.0
+    threads_peak: int = 0
+    top_threads: list[tuple[str, float]] = field(default_factory=list)
+
+    def join(self, q: float) -> float:
+        if not self.joins_ms:
+            return float("nan")
+        ordered = sorted(self.joins_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def row(self) -> str:
+        up = self.started  # per call the worker really carried
+        per_call_cpu = f"{100 * self.idle_cores / up:.3f}%" if up else "-"
+        per_call_uss = f"{(self.uss_idle - self.uss_before) / up:.2f} MiB" if up else "-"
+        return (
+            f"| {LABELS[self.config]} | {self.calls} | {self.started} started, {self.ended_once} "
+            f"ended once{f', {self.ended_twice} twice' if self.ended_twice else ''} "
+            f"| {self.join(0.5) / 1000:.2f} s / {self.join(0.99) / 1000:.2f} s "
+            f"| {self.idle_cores:.3f} ({per_call_cpu} of a core per call) "
+            f"| {self.uss_idle:.0f} MiB ({per_call_uss} per call) "
+            f"| {self.threads_before} before, {self.threads_mean:.0f} / {self.threads_peak} |"
+        )
+
+
+HEADER = (
+    "| worker | calls | served | agent join p50 / p99 | CPU, all calls idle (cores) "
+    "| USS, all calls up | threads (mean / peak) |\n|---|---|---|---|---|---|---|"
+)
+
+
+class Worker:
+    """One worker process, its JSON log lines kept as they come (the live tier's reader)."""
+
+    def __init__(self, config: str, env: dict[str, str], workdir: Path) -> None:
+        self.config = config
+        self.name = env["SIP_AGENT_NAME"]
+        proc = subprocess.Popen(
+            COMMANDS[config],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.process = LiveWorker(proc, workdir / f"{config}.log", None)
+        self.proc = proc
+        self.sampler = Sampler(psutil.Process(proc.pid))
+
+    def registered(self) -> bool:
+        found = self.process.records.all(where(message="registered worker", agent_name=self.name))
+        return bool(found)
+
+    def events(self, event: str) -> list[dict[str, Any]]:
+        return self.process.records.all(where(event=event))
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def _timestamp(record: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(record["timestamp"]).replace("Z", "+00:00")).timestamp()
+
+
+def worker_env(base: dict[str, str], config: str) -> dict[str, str]:
+    return base | {
+        "SIP_AGENT_NAME": f"bench-{config}",
+        "SIP_AGENT_LOG_FORMAT": "json",
+        "SIP_AGENT_HANDLERS": "log",
+        "SIP_AGENT_HEALTH_PORT": str(free_port()),
+        "SIP_AGENT_MAX_CALLS": "1000",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]),
+    }
+
+
+def _collect(proc: subprocess.Popen[bytes], into: list[dict[str, Any]]) -> None:
+    """A caller process's JSON lines, as they come."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        into.append(json.loads(line))
+
+
+def start_callers(
+    stack_env: dict[str, str], plan: list[list[Any]], hold: float, processes: int, workers: int
+) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for k in range(processes):
+        # Call i of every worker to process i % processes: each process carries every worker.
+        mine = [call for i, call in enumerate(plan) if (i // workers) % processes == k]
+        spec = json.dumps({"calls": mine, "hold_s": hold, "first": k * len(plan)})
+        argv = [sys.executable, str(ROOT / "benchmarks" / "sip_callers.py")]
+        argv += [stack_env["LIVEKIT_URL"], stack_env["LIVEKIT_API_KEY"]]
+        argv += [stack_env["LIVEKIT_API_SECRET"], spec]
+        procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE))
+    return procs
+
+
+def measure(args: argparse.Namespace) -> list[Result]:
+    key, secret = "bench-key", secrets.token_hex(24)
+    redis_port, http_port = free_port(), free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="capacity-live-"))
+    with contextlib.ExitStack() as stack:
+        events = stack.enter_context(receive_webhooks(key, secret))
+        redis = start_redis(workdir, redis_port)
+        stack.callback(redis.stop)
+        livekit = start_livekit(workdir, http_port, redis_port, key, secret, events.url)
+        stack.callback(livekit.stop)
+        lk_env = {
+            "LIVEKIT_URL": f"ws://{HOST}:{http_port}",
+            "LIVEKIT_API_KEY": key,
+            "LIVEKIT_API_SECRET": secret,
+        }
+        base = clean_env() | lk_env
+        workers = [Worker(c, worker_env(base, c), workdir) for c in args.workers]
+        for w in workers:
+            stack.callback(w.stop)
+        deadline = time.monotonic() + REGISTER_TIMEOUT_S
+        while not all(w.registered() for w in workers):
+            if time.monotonic() > deadline or any(w.proc.poll() is not None for w in workers):
+                raise RuntimeError(f"a worker did not register; logs in {workdir}")
+            time.sleep(0.2)
+        time.sleep(args.warmup_s)  # idle processes up, start-up CPU over
+        results = {w.config: Result(w.config, args.calls) for w in workers}
+        for w in workers:
+            w.sampler.sample()
+            results[w.config].uss_before = w.sampler.uss()
+            results[w.config].threads_before = w.sampler.threads[-1][1]
+        server = Sampler(psutil.Process(livekit.proc.pid))
+
+        arrival = args.calls / args.rate
+        hold = arrival + UP_TIMEOUT_S + SETTLE_S + args.idle_s  # at the latest
+        start = time.time() + 2.0
+        plan = [
+            [f"cap-{w.config}-{i}", w.name, start + i / args.rate]
+            for i in range(args.calls)
+            for w in workers
+        ]
+        callers = start_callers(lk_env, plan, hold, args.caller_processes, len(workers))
+        lines: list[dict[str, Any]] = []
+        readers = [threading.Thread(target=_collect, args=(p, lines)) for p in callers]
+        for reader in readers:
+            reader.start()
+        callers_sampler = [Sampler(psutil.Process(p.pid)) for p in callers]
+        t_calls = time.monotonic()
+
+        def sample_until(until: float) -> None:
+            while time.time() < until:
+                for w in workers:
+                    w.sampler.sample()
+                time.sleep(SAMPLE_S)
+
+        # The idle window: from the last call up (+ its `active` and joins in flight), by the
+        # callers' own clocks (a loaded machine makes them late), for `--idle-s`; then every
+        # caller hangs up.
+        up_deadline = start + arrival + UP_TIMEOUT_S
+        while len({r["room"] for r in list(lines)}) < len(plan) and time.time() < up_deadline:
+            sample_until(time.time() + 1)
+        up = [r["dispatched"] for r in list(lines) if r["dispatched"]]
+        idle_from = max(up) + SETTLE_S
+        idle_to = idle_from + args.idle_s
+        sample_until(idle_from)
+        cpu0 = {w.config: w.sampler.cpu_total() for w in workers}
+        threads0 = {w.config: thread_cpu(w.sampler.pids()) for w in workers}
+        for sampler in (server, *callers_sampler):
+            sampler.sample()
+        load0 = sum(s.cpu_total() for s in callers_sampler)
+        server_cpu0 = server.cpu_total()
+        t0 = time.time()
+        sample_until(idle_to)
+        window = time.time() - t0
+        for p in callers:
+            assert p.stdin is not None
+            p.stdin.write(b"hangup\n")
+            p.stdin.close()
+        for sampler in (server, *callers_sampler):
+            sampler.sample()
+        load1 = sum(s.cpu_total() for s in callers_sampler)
+        for w in workers:
+            r = results[w.config]
+            r.idle_cores = (w.sampler.cpu_total() - cpu0[w.config]) / window
+            r.uss_idle = w.sampler.uss()
+            spent = thread_cpu(w.sampler.pids())
+            spent.subtract(threads0[w.config])
+            r.top_threads = [(n, s / window) for n, s in spent.most_common(8)]
+        server_cores = (server.cpu_total() - server_cpu0) / window
+        print(
+            f"idle window {window:.1f} s: livekit-server {server_cores:.3f}"
+            f" cores, load generator {(load1 - load0) / window:.3f} cores"
+            f" ({args.caller_processes} processes)",
+            flush=True,
+        )
+
+        for p, reader in zip(callers, readers, strict=True):
+            p.wait(timeout=hold + UP_TIMEOUT_S + 120)
+            reader.join()
+        for rec in lines:
+            r = results[rec["agent"].removeprefix("bench-")]
+            if rec.get("error"):
+                r.errors.append(rec["error"])
+            if rec.get("done") and rec["dispatched"]:
+                r.dispatched[rec["room"]] = rec["dispatched"]
+        # The calls' ends: each caller left; give the workers time to log them.
+        end_deadline = time.monotonic() + 30
+        while time.monotonic() < end_deadline:
+            if all(
+                len(w.events("call.ended")) >= len(results[w.config].dispatched) for w in workers
+            ):
+                break
+            sample_until(time.time() + 1)
+        for w in workers:
+            r = results[w.config]
+            in_run = [s for s in w.sampler.threads if s[0] >= t_calls]
+            if in_run:
+                r.threads_mean = sum(n for _, n in in_run) / len(in_run)
+                r.threads_peak = max(n for _, n in in_run)
+            for rec in w.events("call.started"):
+                if rec.get("room") in r.dispatched:
+                    r.started += 1
+                    r.joins_ms.append(1000 * (_timestamp(rec) - r.dispatched[rec["room"]]))
+            ends = Counter(rec.get("room") for rec in w.events("call.ended"))
+            r.ended_once = sum(1 for room in r.dispatched if ends[room] == 1)
+            r.ended_twice = sum(1 for room in r.dispatched if ends[room] > 1)
+        print(f"logs: {workdir}", flush=True)
+        return list(results.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100, help="calls per worker")
+    parser.add_argument("--rate", type=float, default=10.0, help="calls per second per worker")
+    parser.add_argument("--idle-s", type=float, default=15.0, help="all calls idle this long")
+    parser.add_argument("--workers", nargs="+", default=["agent", "examples"], choices=COMMANDS)
+    parser.add_argument("--caller-processes", type=int, default=2)
+    parser.add_argument("--warmup-s", type=float, default=5.0)
+    parser.add_argument("--small", action="store_true", help="20 calls, 10 s idle")
+    args = parser.parse_args()
+    if args.small:
+        args.calls, args.idle_s = 20, 10.0
+    results = measure(args)
+    print(HEADER)
+    for r in results:
+        print(r.row())
+    for r in results:
+        top = ", ".join(f"{name} {100 * cores:.1f}%" for name, cores in r.top_threads)
+        print(f"{r.config}: top threads while idle (share of a core): {top}")
+        if r.errors:
+            print(f"{r.config}: {len(r.errors)} caller errors, e.g. {r.errors[0]}")
+
+
+if __name__ == "__main__":
+    main()
