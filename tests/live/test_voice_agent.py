@@ -23,6 +23,8 @@ pytestmark = pytest.mark.live
 
 TURNS = 2
 """Caller bursts answered per call (after the greeting)."""
+ORDER_S = 0.5
+"""How far apart two participants' facts, sent together, may reach a third, in either order."""
 LATE_S = 2.0
 """How late a state change may come on a loaded 2-core machine (measured: 0.6 s or less)."""
 
@@ -83,7 +85,9 @@ async def test_a_voice_agent_seen_without_subscribing(
     track = next(r for r in facts.all() if r["fact"] == "published" and r["identity"] == me)
     assert track["source"] == "MICROPHONE", track
     answered = call.answered_at()
-    assert track["t"] <= answered  # the agent's track is what answers the call
+    # The agent's track is what answers the call; the two facts come from two participants,
+    # so a third sees them in either order (seen: the track 20 ms after the status).
+    assert track["t"] <= answered + ORDER_S, (track, answered)
 
     names = [state for _, state in states]
     assert (
