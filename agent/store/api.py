@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Select, or_, select
@@ -20,6 +20,7 @@ from .records import SNAPSHOT_COLUMNS, EventRecord
 from .schema import CALL_LOG, call_events, calls
 
 Row = dict[str, Any]
+LONGEST_CALL = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,19 @@ class CallStore:
         with self.engine.connect() as db:
             for row in db.execute(_select(query)).mappings():
                 yield _fix_zone(dict(row))
+
+    def current(self, since: datetime) -> list[Row]:
+        """Calls started or ended since `since`, and calls not ended: what `calls tail`
+        compares from one look to the next. Only calls started within `LONGEST_CALL`
+        before `since`, so the started_at index bounds the scan."""
+        at = utc(since)
+        query = select(calls).where(
+            calls.c.started_at >= at - LONGEST_CALL,
+            or_(calls.c.started_at >= at, calls.c.ended_at.is_(None), calls.c.ended_at >= at),
+        )
+        with self.engine.connect() as db:
+            rows = db.execute(query.order_by(calls.c.started_at, calls.c.call_key)).mappings()
+            return [_fix_zone(dict(r)) for r in rows]
 
 
 def _select(query: CallQuery) -> Select[Any]:

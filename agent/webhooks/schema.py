@@ -57,3 +57,20 @@ webhook_leases = Table(
     Column("owner", String(128), nullable=False),
     Column("until", DateTime(timezone=True), nullable=False),
 )
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    # One row per attempt, kept after the outbox row is gone: what `calls show` reads.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("call_key", String(128), nullable=False),
+    Column("endpoint", Text, nullable=False),  # the URL without credentials or query
+    Column("webhook_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer),  # None: no HTTP answer (network error, timeout)
+    Column("outcome", String(16), nullable=False),  # delivered, rejected or retry
+    Column("answer", Text),
+    Index("ix_webhook_deliveries_call", "call_key", "id"),
+)

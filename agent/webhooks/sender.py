@@ -25,6 +25,7 @@ from standardwebhooks import Webhook
 
 from .. import metrics
 from ..database.migrate import migrated_engine
+from .attempts import record_attempt
 from .outbox import Delivery, Outbox
 from .pending import PENDING
 from .retry import Verdict, backoff_s, retry_after_s, verdict
@@ -161,6 +162,9 @@ class Sender:
         status, retry_after, error = await self._post(http, row)
         where = endpoint(row.url)
         outcome = verdict(status) if status else Verdict.RETRY
+        await asyncio.to_thread(
+            record_attempt, self._outbox.engine, row, where, status, outcome, error
+        )
         if outcome is Verdict.DELIVERED:
             await asyncio.to_thread(self._outbox.delivered, row.id)
             PENDING.settled(self._name, row.call_key)
