@@ -18,6 +18,7 @@ from .calls_cli import calls_app, fail
 from .errors import ConfigError
 from .preflight import check_livekit
 from .server import server_for
+from .webhooks_cli import webhooks_app
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -25,6 +26,7 @@ app = typer.Typer(
     help="A LiveKit agent worker that turns SIP calls into typed call events.",
 )
 app.add_typer(calls_app, name="calls")
+app.add_typer(webhooks_app, name="webhooks")
 _PASS_THROUGH: dict[str, Any] = {
     "allow_extra_args": True,
     "ignore_unknown_options": True,

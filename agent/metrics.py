@@ -7,8 +7,8 @@ values to files in the worker's multiprocess directory and the worker sums them 
 time: that is why the gauges declare a `multiprocess_mode`.
 
 The webhook outbox reports through the functions at the bottom (`outbox_depth`,
-`delivery_failed`, `delivery_succeeded`): plain in-memory updates, cheap whether or not
-anything scrapes.
+`dead_letters`, `delivery_failed`, `delivery_succeeded`): plain in-memory updates, cheap
+whether or not anything scrapes.
 """
 
 from __future__ import annotations
@@ -108,6 +108,11 @@ OUTBOX_DEPTH = Gauge(
     "sip_agent_webhook_outbox_depth",
     "Webhook deliveries waiting in the outbox.",
     multiprocess_mode="livesum",
+)
+DEAD_LETTERS = Gauge(
+    "sip_agent_webhook_dead_letters",
+    "Webhook deliveries refused for good or past their retry budget, kept for an operator.",
+    multiprocess_mode="livemax",
 )
 DELIVERY_FAILURES = Counter(
     "sip_agent_webhook_delivery_failures",
@@ -211,6 +216,11 @@ def spool_refused(part: str, count: int) -> None:
 def outbox_depth(depth: int) -> None:
     """The webhook outbox holds `depth` undelivered events (call after each change)."""
     OUTBOX_DEPTH.set(depth)
+
+
+def dead_letters(count: int) -> None:
+    """The webhook outbox keeps `count` dead letters (`python -m agent webhooks list`)."""
+    DEAD_LETTERS.set(count)
 
 
 def delivery_failed(reason: str) -> None:

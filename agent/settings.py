@@ -160,6 +160,7 @@ class Settings(BaseSettings):
     webhook_events: CommaList = ()
     webhook_twilio_fields: bool = False
     webhook_outbox_max: int = Field(100_000, gt=0)
+    webhook_retry_for_s: float = Field(86_400.0, gt=0, allow_inf_nan=False)
     spool_dir: str = "sip-agent-spool"
     spool_max: int = Field(1_000_000, gt=0)
     silence_s: float = Field(15.0, ge=0, allow_inf_nan=False)

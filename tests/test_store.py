@@ -243,7 +243,7 @@ async def test_a_database_of_the_single_chain_upgrades_keeping_everything(
             db.execute(text(f"SELECT version_num FROM {table}")).scalar_one()
             for table in ("sip_agent_call_log_version", "sip_agent_webhook_outbox_version")
         ]
-    assert versions == ["call_log_0004", "webhook_outbox_0003_deliveries"]
+    assert versions == ["call_log_0004", "webhook_outbox_0004"]
     engine.dispose()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -62,6 +63,11 @@ def check_settings(settings: Settings) -> str:
     return secret
 
 
+def sender_options(settings: Settings, options: SenderOptions | None = None) -> SenderOptions:
+    """The sender's timings (`options`: tests make them short), with the settings' budget."""
+    return dataclasses.replace(options or SenderOptions(), retry_for_s=settings.webhook_retry_for_s)
+
+
 class WebhookHandler:
     """Queues each configured event for every URL; `handle` is one short database write,
     to the shared outbox or, while its database is down, to the local one (`local`)."""
@@ -76,7 +82,7 @@ class WebhookHandler:
     ) -> None:
         self._secret = check_settings(settings)
         self._settings = settings
-        self._options = options
+        self._options = sender_options(settings, options)
         self._events = frozenset(settings.webhook_events)
         self._log = logger if logger is not None else make_logger(settings)
         self._outboxes: dict[str, Outbox] = {}
@@ -118,6 +124,7 @@ class WebhookHandler:
             "body": body,
             "created_at": utc(event.at),
             "next_attempt_at": now,
+            "retry_from": now,
         }
         rows = [fit_row(webhook_outbox, {**common, "url": url})[0] for url in settings.webhook_urls]
         await self._route(event.call.key, rows)
@@ -228,8 +235,8 @@ def drain_at_start(settings: Settings) -> None:
         f"webhook_outbox:{settings.spool_dir}:{settings.db_url}",
     )
     if local_outbox_path(settings).exists():  # what the last outage left on local disk
-        start_sender(local_outbox_url(settings), secret, logger)
+        start_sender(local_outbox_url(settings), secret, logger, sender_options(settings))
     try:
-        start_sender(settings.db_url, secret, logger)
+        start_sender(settings.db_url, secret, logger, sender_options(settings))
     except Exception as exc:  # the sender starts with the first event instead
         logger.warning("webhook outbox unreachable at start", error=first_line(exc))

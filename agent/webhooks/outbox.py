@@ -7,6 +7,7 @@ A lease outlives a crashed sender by at most `lease_s`; then another sender resu
 
 from __future__ import annotations
 
+import enum
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,16 @@ from .schema import webhook_leases, webhook_outbox
 Row = dict[str, Any]
 
 
+class Fate(enum.IntEnum):
+    """A row's `rejected` column: waiting, or a dead letter and why."""
+
+    WAITING = 0
+    REFUSED = 1
+    """The endpoint answered a 4xx other than 429: the same request cannot succeed."""
+    GAVE_UP = 2
+    """Still failing past SIP_AGENT_WEBHOOK_RETRY_FOR_S."""
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One waiting row, as the sender needs it."""
@@ -34,6 +45,8 @@ class Delivery:
     event_type: str
     body: str
     attempts: int
+    budget_from: datetime
+    """Where its retry budget started: queued, or the operator's last resend."""
 
     @property
     def key(self) -> str:
@@ -48,13 +61,17 @@ class Outbox:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._insert = upsert(engine)
-        waiting = webhook_outbox.c.rejected == 0
-        self._waiting = waiting
+        self._waiting = webhook_outbox.c.rejected == Fate.WAITING
 
     def depth(self) -> int:
         """Rows still to deliver."""
         with self.engine.connect() as db:
             return int(db.execute(select(func.count()).where(self._waiting)).scalar_one())
+
+    def dead_count(self) -> int:
+        """Dead letters kept for the operator."""
+        with self.engine.connect() as db:
+            return int(db.execute(select(func.count()).where(~self._waiting)).scalar_one())
 
     def oldest(self) -> tuple[str, datetime] | None:
         """URL and event time of the first row still to deliver (by id: the PK, no scan of
@@ -167,13 +184,13 @@ class Outbox:
                 )
             )
 
-    def rejected(self, row_id: int, error: str) -> None:
-        """Kept for inspection (`rejected = 1`), no longer sent."""
+    def dead(self, row_id: int, fate: Fate, error: str) -> None:
+        """A dead letter: kept for the operator (`python -m agent webhooks`), no longer sent."""
         with self.engine.begin() as db:
             db.execute(
                 update(webhook_outbox)
                 .where(webhook_outbox.c.id == row_id)
-                .values(attempts=webhook_outbox.c.attempts + 1, rejected=1, last_error=error)
+                .values(attempts=webhook_outbox.c.attempts + 1, rejected=fate, last_error=error)
             )
 
 
@@ -187,4 +204,5 @@ def _delivery(row: Any) -> Delivery:
         event_type=row["event_type"],
         body=row["body"],
         attempts=row["attempts"],
+        budget_from=utc(row["retry_from"] or row["created_at"]),
     )

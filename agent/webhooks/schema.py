@@ -42,8 +42,10 @@ webhook_outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("last_error", Text),
-    # Rows the endpoint refused for good (a 4xx other than 429) stay for inspection.
+    # 0: to deliver; else a dead letter, kept until resent or dropped (`Fate` in outbox.py).
     Column("rejected", Integer, nullable=False, default=0),
+    # Where the retry budget starts: queued, or resent by an operator (a whole budget again).
+    Column("retry_from", DateTime(timezone=True)),
     UniqueConstraint("webhook_id", "url", name="uq_webhook_outbox_delivery"),
     Index("ix_webhook_outbox_pending", "rejected", "url", "call_key", "id"),
 )

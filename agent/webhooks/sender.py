@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,9 +24,10 @@ import aiohttp
 from standardwebhooks import Webhook
 
 from .. import metrics
+from ..clock import utc_now
 from ..database.migrate import migrated_engine
 from .attempts import record_attempt
-from .outbox import Delivery, Outbox
+from .outbox import Delivery, Fate, Outbox
 from .pending import PENDING
 from .retry import Verdict, backoff_s, retry_after_s, verdict
 from .schema import OUTBOX
@@ -37,6 +38,7 @@ REQUEST_TIMEOUT_S = 10.0
 BASE_DELAY_S = 1.0
 PARALLEL_CALLS = 16
 BATCH = 64
+RETRY_FOR_S = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,8 @@ class SenderOptions:
     """How long a killed sender's calls wait before another sender takes them over."""
     base_delay_s: float = BASE_DELAY_S
     timeout_s: float = REQUEST_TIMEOUT_S
+    retry_for_s: float = RETRY_FOR_S
+    """A delivery still failing this long after it was queued becomes a dead letter."""
 
 
 def endpoint(url: str) -> str:
@@ -110,6 +114,7 @@ class Sender:
                             if head.key not in draining:
                                 draining[head.key] = self._spawn(http, limit, head, draining)
                     metrics.outbox_depth(await asyncio.to_thread(self._outbox.depth))
+                    metrics.dead_letters(await asyncio.to_thread(self._outbox.dead_count))
                 except Exception as exc:  # the database is down: warn, keep polling
                     self._log.warning("webhook outbox unreachable; retrying", error=str(exc))
                 # Woken meanwhile: look again at once; else sleep until woken or the poll.
@@ -174,8 +179,7 @@ class Sender:
                 self._log.info("webhook endpoint delivering again", url=where)
             return True
         if outcome is Verdict.REJECTED:
-            await asyncio.to_thread(self._outbox.rejected, row.id, error)
-            PENDING.settled(self._name, row.call_key)
+            await self._dead(row, Fate.REFUSED, error)
             metrics.delivery_failed(f"http_{status}")
             self._log.warning(
                 "webhook rejected by the endpoint; not retried",
@@ -186,12 +190,29 @@ class Sender:
                 seq=row.seq,
                 event_type=row.event_type,
                 response=error,
-                fix="fix the receiver (a 4xx other than 429 means it refuses this request)",
+                fix="fix the receiver (a 4xx other than 429 means it refuses this request), "
+                "then: python -m agent webhooks retry --call CALL_KEY",
             )
             return True
         delay = backoff_s(row.attempts + 1, self._options.base_delay_s, retry_after)
-        await asyncio.to_thread(self._outbox.retry_later, row.id, delay, error)
         metrics.delivery_failed(_failure_reason(status))
+        budget_end = row.budget_from + timedelta(seconds=self._options.retry_for_s)
+        if utc_now() + timedelta(seconds=delay) > budget_end:
+            await self._dead(row, Fate.GAVE_UP, error)
+            self._log.warning(
+                "webhook delivery failing past its retry budget; kept as a dead letter",
+                url=where,
+                status=status or None,
+                error=error,
+                webhook_id=row.webhook_id,
+                call_key=row.call_key,
+                seq=row.seq,
+                attempts=row.attempts + 1,
+                retry_for_s=self._options.retry_for_s,
+                fix="fix the receiver, then: python -m agent webhooks retry --call CALL_KEY",
+            )
+            return True
+        await asyncio.to_thread(self._outbox.retry_later, row.id, delay, error)
         if row.url not in self._failing:
             self._failing.add(row.url)
             self._log.warning(
@@ -202,6 +223,11 @@ class Sender:
                 retry_in_s=round(delay, 3),
             )
         return False
+
+    async def _dead(self, row: Delivery, fate: Fate, error: str) -> None:
+        """No longer sent; the call's next row may go (a dead letter does not hold it up)."""
+        await asyncio.to_thread(self._outbox.dead, row.id, fate, error)
+        PENDING.settled(self._name, row.call_key)
 
     async def _post(
         self, http: aiohttp.ClientSession, row: Delivery
