@@ -101,7 +101,8 @@ async def test_a_voice_agent_seen_without_subscribing(
         * TURNS
     ), states
     greeting, greeted = states[0][0], states[1][0]
-    assert answered <= greeting < answered + LATE_S
+    # The greeting may reach us just before the answer: two participants' facts (seen: 36 ms).
+    assert answered - ORDER_S <= greeting < answered + LATE_S, (answered, states)
     assert greeted - greeting >= script.speech_s * 0.9
     for n in range(TURNS):
         (thinking, _), (speaking, _), (listening, _) = states[2 + 3 * n : 5 + 3 * n]
