@@ -82,6 +82,8 @@ class CallHealth:
     agent_first_speech_s: float | None
     """First `speaking`, from the call's start."""
     agent_first_speech_after_answer_s: float | None
+    """The same from the answer; slightly negative when the agent's `speaking` reached the
+    worker before the answer did (two participants' facts come in either order)."""
     agent_left_early: bool
     """An agent had joined and none was left when the call ended."""
     agent_missing: bool

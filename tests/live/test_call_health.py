@@ -80,9 +80,10 @@ async def test_the_workers_figures_match_what_the_room_saw(
     for worker_s, room_s in zip(health["responses_s"], seen, strict=True):
         assert abs(worker_s - room_s) <= SAME_S, (health["responses_s"], seen)
         assert worker_s < voice.script.reply_delay_s + 1.0  # a reply, not a turn missed
-    # The greeting is the agent's first speech, after the answer.
+    # The greeting is the agent's first speech, at the answer: it can reach the worker just
+    # before the answer, which comes from another participant (docs/REAL-LIVEKIT.md).
     assert health["agent_first_speech_after_answer_s"] is not None
-    assert 0 <= health["agent_first_speech_after_answer_s"] < 2.0, health
+    assert -SAME_S <= health["agent_first_speech_after_answer_s"] < 2.0, health
     assert health["agent_audio_s"] is not None and health["agent_left_early"] is False
     assert voice.worker.records.all(where(event="call.agent_missing")) == []
 
