@@ -20,14 +20,13 @@ from livekit import api
 from .calls import wait_started
 from .provision import NUMBER, inbound_trunk_request
 from .records import Record, where
+from .repeat import runs
 from .room import join
 from .sipp import Phone, SippCall, caller_keys
 from .stack import Stack
 from .worker import AGENT_NAME, Worker
 
 pytestmark = pytest.mark.live
-RUNS = 10
-TWO_CALL_RUNS = 6
 SCENARIO = "caller_awaits_livekit_bye"
 """Answered, streams audio, and exits 0 only once LiveKit's BYE came (and got its 200)."""
 
@@ -55,7 +54,7 @@ async def delete_room(lkapi: api.LiveKitAPI, room: str) -> None:
     await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
 
 
-@pytest.mark.parametrize("run", range(RUNS))
+@pytest.mark.parametrize("run", runs(10))
 async def test_room_deleted_under_an_answered_call(
     run: int, live_stack: Stack, live_worker: Worker, phone: Phone, lkapi: api.LiveKitAPI
 ) -> None:
@@ -109,7 +108,7 @@ async def shared_room_line(lkapi: api.LiveKitAPI) -> AsyncIterator[tuple[str, st
         await lkapi.sip.delete_trunk(api.DeleteSIPTrunkRequest(sip_trunk_id=trunk.sip_trunk_id))
 
 
-@pytest.mark.parametrize("run", range(TWO_CALL_RUNS))
+@pytest.mark.parametrize("run", runs(6))
 async def test_room_deleted_under_two_answered_calls(
     run: int, live_stack: Stack, live_worker: Worker, phone: Phone, lkapi: api.LiveKitAPI
 ) -> None:

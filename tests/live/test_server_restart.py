@@ -30,6 +30,7 @@ from livekit import api
 from .calls import wait_started
 from .provision import NUMBER, Provisioned, provision
 from .records import Record, where
+from .repeat import runs
 from .room import join
 from .sipp import Phone, caller_keys
 from .stack import Stack, free_port, missing_binaries, start_stack
@@ -37,7 +38,6 @@ from .worker import Worker, start_worker
 
 pytestmark = pytest.mark.live
 T = TypeVar("T")
-RUNS = 5
 WAIT_S = 90.0
 """Generous: others run live sessions on this machine at the same time."""
 
@@ -130,7 +130,7 @@ def webhook_ids(stack: Stack, event: str) -> set[str]:
     return {r.get("id", "") for r in stack.events.all(where(event=event))}
 
 
-@pytest.mark.parametrize("run", range(RUNS))
+@pytest.mark.parametrize("run", runs(5))
 async def test_answered_call_survives_a_server_crash_and_restart(
     run: int,
     crashable: Crashable,
