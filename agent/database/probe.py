@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from ..health import CHECK_TIMEOUT_S
-from .buffer import safe_url
+from .buffer import first_line, safe_url
 from .engine import database_url
 from .migrate import Schema, migrated_engine
 
@@ -23,11 +23,6 @@ Query = Callable[[Engine], str | None]
 # Below the health endpoint's own cap, so a slow database is named rather than reported
 # as an anonymous timeout.
 ANSWER_WITHIN_S = CHECK_TIMEOUT_S * 0.75
-
-
-def first_line(exc: BaseException) -> str:
-    text_ = str(exc).strip()
-    return text_.splitlines()[0] if text_ else repr(exc)
 
 
 def _sqlite_path(url: str) -> Path | None:
