@@ -12,6 +12,7 @@ from . import current, ffi_routing
 from .clock import Clock, utc_now
 from .fleet import FleetConfig
 from .handlers import Handler, HandlerFactory
+from .ice import listener_rtc
 from .job import CallJob
 from .logs import make_logger
 from .metrics import pipeline_observer
@@ -21,13 +22,6 @@ from .tracker import CallState
 
 if TYPE_CHECKING:
     from livekit.agents import JobContext
-
-# A room that only listens needs one peer connection, gathered once: measured against a real
-# livekit-server, that cut the SDK's native idle cost of a room to about a third
-# (benchmarks/BENCHMARKS.md section 5). The SDK's reconnect still restarts ICE when needed.
-LISTENER_RTC = rtc.RtcConfiguration(
-    continual_gathering_policy=rtc.ContinualGatheringPolicy.GATHER_ONCE
-)
 
 
 class JobFleet(Protocol):
@@ -64,6 +58,11 @@ class WorkerConfig:
 
     def build_handlers(self) -> list[Handler]:
         return [factory(self.settings) for factory in self.handler_factories]
+
+    @property
+    def rtc_config(self) -> rtc.RtcConfiguration:
+        """The job room's peer connection (agent/ice.py)."""
+        return listener_rtc(self.settings.ice_servers)
 
 
 async def room_gone(ctx: JobContext) -> bool:
@@ -114,7 +113,7 @@ async def entrypoint(ctx: JobContext, *, config: WorkerConfig) -> None:
 
     await ctx.connect(
         auto_subscribe=AutoSubscribe.SUBSCRIBE_NONE,
-        rtc_config=LISTENER_RTC,
+        rtc_config=config.rtc_config,
         single_peer_connection=True,
     )
     ffi_routing.route(ctx.room)

@@ -108,6 +108,23 @@ def _webhook_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
     return urls
 
 
+NO_ICE_SERVERS = "none"
+
+
+def _ice_servers(urls: tuple[str, ...]) -> tuple[str, ...]:
+    """`none` alone, or STUN URLs; TURN needs credentials, which stay LiveKit's to give."""
+    if NO_ICE_SERVERS in urls and len(urls) > 1:
+        raise ValueError(f"`{NO_ICE_SERVERS}` cannot be combined with servers")
+    for position, url in enumerate(urls, start=1):
+        if url != NO_ICE_SERVERS and not url.startswith(("stun:", "stuns:")):
+            msg = (
+                f"item {position} is not `{NO_ICE_SERVERS}` or a stun: URL (TURN servers need"
+                " credentials: leave the setting unset to use those LiveKit sends)"
+            )
+            raise ValueError(msg)
+    return urls
+
+
 def _event_types(types: tuple[str, ...]) -> tuple[str, ...]:
     if unknown := [name for name in types if name not in EVENT_TYPES]:
         raise ValueError(f"unknown event type {unknown[0]!r}; known: {', '.join(EVENT_TYPES)}")
@@ -146,6 +163,8 @@ class Settings(BaseSettings):
     executor: Executor = Executor.LOOP
     sdk_logs: bool = False
     """Whether LiveKit's native library hands its log records to Python (agent/native_logs.py)."""
+    ice_servers: CommaList = ()
+    """The job rooms' STUN servers: LiveKit's (unset), `none`, or stun: URLs (agent/ice.py)."""
     max_calls: int = Field(200, gt=0)
     health_port: int = Field(8081, ge=0, le=65535)
     metrics_port: int | None = Field(None, ge=0, le=65535)
@@ -175,13 +194,14 @@ class Settings(BaseSettings):
     """A worker silent this long is lost: its calls are taken over (more than twice the
     heartbeat, checked at start in agent/fleet/config.py)."""
 
-    _split_lists = field_validator("handlers", "webhook_urls", "webhook_events", mode="before")(
-        _split
-    )
+    _split_lists = field_validator(
+        "handlers", "webhook_urls", "webhook_events", "ice_servers", mode="before"
+    )(_split)
     _name = field_validator("name")(_not_blank)
     _livekit_url = field_validator("livekit_url")(_no_credentials)
     _webhook_urls = field_validator("webhook_urls")(_webhook_urls)
     _webhook_events = field_validator("webhook_events")(_event_types)
+    _ice_servers = field_validator("ice_servers")(_ice_servers)
 
 
 def env_name(field: str) -> str:

@@ -7,17 +7,20 @@
 Starts Redis and livekit-server on free loopback ports (tests/live/stack.py, the live tier's
 code; binaries on PATH, e.g. `PATH="$HOME/go/bin:$PATH"`), then, side by side in the run:
 - `agent`: this worker as users run it, `python -m agent start` (handlers: `log`);
+- `agent-no-stun`: the same with `SIP_AGENT_ICE_SERVERS=none` (agent/ice.py);
 - `examples`: a worker as LiveKit's telephony examples configure one (`AgentServer()`
   defaults: process executor, machine-CPU load at 0.7, one idle process per core, models
   preloaded; benchmarks/burst_worker.py `examples-live`), same entrypoint and handlers;
-and sends each of them `--calls` emulated SIP callers (benchmarks/sip_callers.py) at `--rate`
+and sends each of them `--calls` emulated SIP callers (benchmarks/sip_callers_go, LiveKit's Go
+SDK, built with `go build`; `--callers python`: benchmarks/sip_callers.py) at `--rate`
 calls/s, each in its own room, dispatched to the worker by explicit dispatch. Every call is
 held until every call is up (by the callers' own clocks) plus 3 s plus `--idle-s` seconds,
 so all of them sit idle together for a while; then each caller writes `hangup` and leaves.
 
 Per worker: calls served (a `call.started` and one `call.ended` logged for the room), agent
 join p50 / p99 (the dispatch request to the job's `call.started` log line), CPU of the
-worker's process tree while every call sits idle (cores), USS of the tree (before the calls,
+worker's process tree with no call and while every call sits idle (cores; per call: the
+difference shared by the calls), USS of the tree (before the calls,
 with every call up, and per call), threads of the tree (mean / peak while calls run), and the
 top threads by CPU in the idle window (by thread name, from /proc/<pid>/task/*/stat).
 """
@@ -57,16 +60,29 @@ from tests.live.webhooks import receive_webhooks  # noqa: E402
 from tests.live.worker import Worker as LiveWorker  # noqa: E402
 
 SAMPLE_S = 0.5
+BASE_S = 10.0
+"""How long each worker's CPU with no call is measured."""
 SETTLE_S = 3.0
-"""After the last call arrived: its `active` (1 s later) and the joins still in flight."""
+"""After the last join: what the join set going (ICE, the data channel) settles."""
+JOINED_STILL_S = 3.0
+"""A worker whose `call.started` count stayed the same this long has joined all it will."""
+ACTIVE_S = 1.0
+"""A caller goes `active` this long after it is up (sip_callers*)."""
 REGISTER_TIMEOUT_S = 90.0
 UP_TIMEOUT_S = 60.0
 """How late, after its planned time, the last call may come up."""
 COMMANDS = {
     "agent": [sys.executable, "-m", "agent", "start"],
+    "agent-no-stun": [sys.executable, "-m", "agent", "start"],
     "examples": [sys.executable, str(ROOT / "benchmarks" / "burst_worker.py"), "examples-live"],
 }
-LABELS = {"agent": "this worker (`python -m agent start`)", "examples": "LiveKit examples' config"}
+LABELS = {
+    "agent": "this worker (`python -m agent start`)",
+    "agent-no-stun": "this worker, `SIP_AGENT_ICE_SERVERS=none`",
+    "examples": "LiveKit examples' config",
+}
+SETTINGS = {"agent-no-stun": {"SIP_AGENT_ICE_SERVERS": "none"}}
+"""Settings of a configuration beyond the ones every worker here gets (worker_env)."""
 
 
 def _ticks() -> int:
@@ -133,6 +149,7 @@ class Result:
     ended_once: int = 0
     ended_twice: int = 0
     idle_cores: float = 0.0
+    base_cores: float = 0.0
     uss_before: float = 0.0
     uss_idle: float = 0.0
     threads_before: int = 0
@@ -148,20 +165,20 @@ class Result:
 
     def row(self) -> str:
         up = self.started  # per call the worker really carried
-        per_call_cpu = f"{100 * self.idle_cores / up:.3f}%" if up else "-"
+        per_call_cpu = f"{100 * (self.idle_cores - self.base_cores) / up:.3f}%" if up else "-"
         per_call_uss = f"{(self.uss_idle - self.uss_before) / up:.2f} MiB" if up else "-"
         return (
             f"| {LABELS[self.config]} | {self.calls} | {self.started} started, {self.ended_once} "
             f"ended once{f', {self.ended_twice} twice' if self.ended_twice else ''} "
             f"| {self.join(0.5) / 1000:.2f} s / {self.join(0.99) / 1000:.2f} s "
-            f"| {self.idle_cores:.3f} ({per_call_cpu} of a core per call) "
+            f"| {self.base_cores:.3f} -> {self.idle_cores:.3f} ({per_call_cpu} of a core per call) "
             f"| {self.uss_idle:.0f} MiB ({per_call_uss} per call) "
             f"| {self.threads_before} before, {self.threads_mean:.0f} / {self.threads_peak} |"
         )
 
 
 HEADER = (
-    "| worker | calls | served | agent join p50 / p99 | CPU, all calls idle (cores) "
+    "| worker | calls | served | agent join p50 / p99 | CPU: no call -> all calls idle (cores) "
     "| USS, all calls up | threads (mean / peak) |\n|---|---|---|---|---|---|---|"
 )
 
@@ -208,6 +225,7 @@ def worker_env(base: dict[str, str], config: str) -> dict[str, str]:
         "SIP_AGENT_MAX_CALLS": "1000",
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]),
+        **SETTINGS.get(config, {}),
     }
 
 
@@ -218,16 +236,41 @@ def _collect(proc: subprocess.Popen[bytes], into: list[dict[str, Any]]) -> None:
         into.append(json.loads(line))
 
 
+def cpu_of(groups: dict[str, list[Sampler]]) -> dict[str, float]:
+    """CPU seconds so far of each group of process trees."""
+    for samplers in groups.values():
+        for sampler in samplers:
+            sampler.sample()
+    return {name: sum(s.cpu_total() for s in samplers) for name, samplers in groups.items()}
+
+
+def build_go_callers(workdir: Path) -> Path:
+    """benchmarks/sip_callers_go built with `go build` (modules through the Go proxy)."""
+    binary = workdir / "sip_callers_go"
+    source = ROOT / "benchmarks" / "sip_callers_go"
+    try:
+        subprocess.run(["go", "build", "-o", str(binary), "."], cwd=source, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(
+            f"capacity_live: cannot build the Go callers ({exc}); --callers python"
+        ) from exc
+    return binary
+
+
 def start_callers(
-    stack_env: dict[str, str], plan: list[list[Any]], hold: float, processes: int, workers: int
+    stack_env: dict[str, str],
+    plan: list[list[Any]],
+    hold: float,
+    processes: int,
+    workers: int,
+    program: list[str],
 ) -> list[subprocess.Popen[bytes]]:
     procs = []
     for k in range(processes):
         # Call i of every worker to process i % processes: each process carries every worker.
         mine = [call for i, call in enumerate(plan) if (i // workers) % processes == k]
         spec = json.dumps({"calls": mine, "hold_s": hold, "first": k * len(plan)})
-        argv = [sys.executable, str(ROOT / "benchmarks" / "sip_callers.py")]
-        argv += [stack_env["LIVEKIT_URL"], stack_env["LIVEKIT_API_KEY"]]
+        argv = [*program, stack_env["LIVEKIT_URL"], stack_env["LIVEKIT_API_KEY"]]
         argv += [stack_env["LIVEKIT_API_SECRET"], spec]
         procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE))
     return procs
@@ -241,7 +284,9 @@ def measure(args: argparse.Namespace) -> list[Result]:
         events = stack.enter_context(receive_webhooks(key, secret))
         redis = start_redis(workdir, redis_port)
         stack.callback(redis.stop)
-        livekit = start_livekit(workdir, http_port, redis_port, key, secret, events.url)
+        livekit = start_livekit(
+            workdir, http_port, redis_port, key, secret, events.url, udp_mux=True
+        )
         stack.callback(livekit.stop)
         lk_env = {
             "LIVEKIT_URL": f"ws://{HOST}:{http_port}",
@@ -259,8 +304,12 @@ def measure(args: argparse.Namespace) -> list[Result]:
             time.sleep(0.2)
         time.sleep(args.warmup_s)  # idle processes up, start-up CPU over
         results = {w.config: Result(w.config, args.calls) for w in workers}
+        # The workers' own idle cost with no call, so that a call is charged only its share.
+        base0 = cpu_of({w.config: [w.sampler] for w in workers})
+        time.sleep(BASE_S)
+        base1 = cpu_of({w.config: [w.sampler] for w in workers})
         for w in workers:
-            w.sampler.sample()
+            results[w.config].base_cores = (base1[w.config] - base0[w.config]) / BASE_S
             results[w.config].uss_before = w.sampler.uss()
             results[w.config].threads_before = w.sampler.threads[-1][1]
         server = Sampler(psutil.Process(livekit.proc.pid))
@@ -273,13 +322,21 @@ def measure(args: argparse.Namespace) -> list[Result]:
             for i in range(args.calls)
             for w in workers
         ]
-        callers = start_callers(lk_env, plan, hold, args.caller_processes, len(workers))
+        if args.callers == "go":
+            program = [str(build_go_callers(workdir))]
+        else:
+            program = [sys.executable, str(ROOT / "benchmarks" / "sip_callers.py")]
+        callers = start_callers(lk_env, plan, hold, args.caller_processes, len(workers), program)
         lines: list[dict[str, Any]] = []
         readers = [threading.Thread(target=_collect, args=(p, lines)) for p in callers]
         for reader in readers:
             reader.start()
         callers_sampler = [Sampler(psutil.Process(p.pid)) for p in callers]
         t_calls = time.monotonic()
+        everyone = {"livekit-server": [server], "load generator": callers_sampler}
+        everyone |= {w.config: [w.sampler] for w in workers}
+        burst0 = cpu_of(everyone)
+        psutil.cpu_percent()  # the machine's share from here
 
         def sample_until(until: float) -> None:
             while time.time() < until:
@@ -287,16 +344,33 @@ def measure(args: argparse.Namespace) -> list[Result]:
                     w.sampler.sample()
                 time.sleep(SAMPLE_S)
 
-        # The idle window: from the last call up (+ its `active` and joins in flight), by the
-        # callers' own clocks (a loaded machine makes them late), for `--idle-s`; then every
-        # caller hangs up.
+        # The idle window: once every call is up by the callers' own clocks (a loaded machine
+        # makes them late) and every worker has joined all it will join (its `call.started`
+        # count still for JOINED_STILL_S: a join in flight is not idle), plus its `active`
+        # and SETTLE_S, for `--idle-s`; then every caller hangs up.
         up_deadline = start + arrival + UP_TIMEOUT_S
         while len({r["room"] for r in list(lines)}) < len(plan) and time.time() < up_deadline:
             sample_until(time.time() + 1)
+        joined = {w.config: -1 for w in workers}
+        still_since = time.time()
+        while time.time() < up_deadline and time.time() - still_since < JOINED_STILL_S:
+            now = {w.config: len(w.events("call.started")) for w in workers}
+            if now != joined:
+                joined, still_since = now, time.time()
+            sample_until(time.time() + 1)
         up = [r["dispatched"] for r in list(lines) if r["dispatched"]]
-        idle_from = max(up) + SETTLE_S
+        idle_from = max(max(up) + ACTIVE_S, time.time()) + SETTLE_S
         idle_to = idle_from + args.idle_s
         sample_until(idle_from)
+        burst_s = time.monotonic() - t_calls
+        burst = cpu_of(everyone)
+        print(
+            f"burst ({burst_s:.1f} s, calls arriving until all up and settled), cores: "
+            + ", ".join(f"{name} {(burst[name] - burst0[name]) / burst_s:.2f}" for name in burst)
+            + f"; machine {psutil.cpu_percent() / 100 * psutil.cpu_count():.2f} of"
+            f" {psutil.cpu_count()}",
+            flush=True,
+        )
         cpu0 = {w.config: w.sampler.cpu_total() for w in workers}
         threads0 = {w.config: thread_cpu(w.sampler.pids()) for w in workers}
         for sampler in (server, *callers_sampler):
@@ -368,12 +442,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="calls per second per worker")
     parser.add_argument("--idle-s", type=float, default=15.0, help="all calls idle this long")
     parser.add_argument("--workers", nargs="+", default=["agent", "examples"], choices=COMMANDS)
-    parser.add_argument("--caller-processes", type=int, default=2)
+    parser.add_argument(
+        "--callers",
+        choices=["go", "python"],
+        default="go",
+        help="load generator: LiveKit's Go SDK (sip_callers_go, default) or the Python SDK",
+    )
+    parser.add_argument("--caller-processes", type=int, help="default: 1 for go, 2 for python")
     parser.add_argument("--warmup-s", type=float, default=5.0)
     parser.add_argument("--small", action="store_true", help="20 calls, 10 s idle")
     args = parser.parse_args()
     if args.small:
         args.calls, args.idle_s = 20, 10.0
+    if args.caller_processes is None:
+        args.caller_processes = 1 if args.callers == "go" else 2
     results = measure(args)
     print(HEADER)
     for r in results:

@@ -32,13 +32,13 @@ from typing import Any
 from livekit import api, rtc
 
 from agent import ffi_routing, native_logs
-from agent.entrypoint import LISTENER_RTC
+from agent.ice import listener_rtc
 
 ACTIVE_AFTER_S = 1.0
 # The worker's own listener connection: one peer connection, ICE gathered once (a third of
 # the native idle cost of a default room, measured).
 CALLER_OPTIONS = rtc.RoomOptions(
-    auto_subscribe=False, rtc_config=LISTENER_RTC, single_peer_connection=True
+    auto_subscribe=False, rtc_config=listener_rtc(), single_peer_connection=True
 )
 
 

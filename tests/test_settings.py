@@ -85,6 +85,9 @@ def test_secret_never_in_messages_or_repr(monkeypatch: pytest.MonkeyPatch) -> No
         ("SIP_AGENT_HANDLERS", "log,,log", "an empty item (two commas in a row, or one at an end)"),
         ("SIP_AGENT_HANDLERS", "log, store,log", "item 3 repeats item 1"),
         ("SIP_AGENT_NAME", " ", "must not be blank or start or end with spaces"),
+        ("SIP_AGENT_ICE_SERVERS", "none,stun:10.0.0.1:3478", "`none` cannot be combined"),
+        ("SIP_AGENT_ICE_SERVERS", "turn:10.0.0.1:3478", "item 1 is not `none` or a stun: URL"),
+        ("SIP_AGENT_ICE_SERVERS", "stun:a:1,10.0.0.1:3478", "item 2 is not `none` or a stun:"),
     ],
 )
 def test_settings_that_cannot_work_are_named(

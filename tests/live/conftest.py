@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -141,16 +141,16 @@ def own_line(
 ) -> Iterator[Callable[..., tuple[Line, Worker]]]:
     """`own_line(**settings)` -> a Line (number, trunk, dispatch rule) and a worker registered
     for it alone, started with these SIP_AGENT_* settings (`handlers="store,log,router"`,
-    `rules=...`), stopped at the end of the module. Returns (line, worker)."""
+    `rules=...`; `wrapper=[...]`: a command it runs under), stopped at the end of the module.
+    Returns (line, worker)."""
     started: list[AbstractContextManager[Worker]] = []
 
-    def make(**settings: str) -> tuple[Line, Worker]:
+    def make(wrapper: Sequence[str] = (), **settings: str) -> tuple[Line, Worker]:
         n = next(_line_numbers)
         agent_name = f"sip-agent-line-{n}"
         line = _new_line(live_stack, n, agent_name)
-        manager = start_worker(
-            live_stack, tmp_path_factory.mktemp(agent_name), name=agent_name, **settings
-        )
+        workdir = tmp_path_factory.mktemp(agent_name)
+        manager = start_worker(live_stack, workdir, wrapper, name=agent_name, **settings)
         worker = manager.__enter__()
         started.append(manager)
         return line, worker

@@ -248,16 +248,31 @@ def start_redis(workdir: Path, port: int) -> Server:
 
 
 def start_livekit(
-    workdir: Path, port: int, redis_port: int, key: str, secret: str, webhook_url: str
+    workdir: Path,
+    port: int,
+    redis_port: int,
+    key: str,
+    secret: str,
+    webhook_url: str,
+    *,
+    udp_mux: bool = False,
 ) -> Server:
-    rtc_start, rtc_end = free_udp_range(100)
+    """`udp_mux`: all participants' UDP through two ports, as LiveKit's sample configuration
+    recommends for production (`rtc.udp_port`), instead of a port per peer connection from a
+    range of 100 (enough for the tests; a burst of hundreds of participants exhausts it and
+    the rest fall back to ICE over TCP, or fail where the client has no ICE-TCP)."""
+    if udp_mux:
+        mux_start, mux_end = free_udp_range(2)
+        ports: dict[str, Any] = {"udp_port": f"{mux_start}-{mux_end}"}
+    else:
+        rtc_start, rtc_end = free_udp_range(100)
+        ports = {"port_range_start": rtc_start, "port_range_end": rtc_end}
     config = {
         "port": port,
         "bind_addresses": [HOST],
         "rtc": {
             "tcp_port": free_port(),
-            "port_range_start": rtc_start,
-            "port_range_end": rtc_end,
+            **ports,
             "node_ip": HOST,
             "use_external_ip": False,
             "enable_loopback_candidate": True,

@@ -7,10 +7,12 @@ and the JSON ones as records: livekit-agents' have a `message`, our call events 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,12 @@ STOP_TIMEOUT_S = 20.0
 class Worker:
     """A running `python -m agent start` and what it has logged so far."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], log: Path, db_url: str | None) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], log: Path, db_url: str | None, wrapped: bool = False
+    ) -> None:
         self.proc = proc
+        """The worker's process, or the wrapper's it runs under."""
+        self.wrapped = wrapped
         self.log = log
         """Everything the worker printed, as it printed it."""
         self.db_url = db_url
@@ -78,6 +84,11 @@ class Worker:
 
     def stop(self) -> int:
         """SIGTERM (the worker drains its calls), then SIGKILL if that takes too long."""
+        if self.wrapped and self.proc.poll() is None:
+            # The worker is the wrapper's child: it gets the SIGTERM, the wrapper ends with it.
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+            for child in children.read_text().split():
+                os.kill(int(child), signal.SIGTERM)
         stop_process(self.proc, STOP_TIMEOUT_S)  # the worker drains its calls first
         self._reader.join(5)
         if self.proc.stdout is not None:
@@ -120,20 +131,23 @@ def worker_env(stack: Stack, workdir: Path, **settings: str) -> dict[str, str]:
 
 
 @contextmanager
-def start_worker(stack: Stack, workdir: Path, **settings: str) -> Iterator[Worker]:
+def start_worker(
+    stack: Stack, workdir: Path, wrapper: Sequence[str] = (), **settings: str
+) -> Iterator[Worker]:
     """`python -m agent start` against `stack`, in `workdir` (so no stray .env is read),
-    registered with the server when the block starts, stopped (SIGTERM) when it ends."""
+    registered with the server when the block starts, stopped (SIGTERM) when it ends.
+    `wrapper`: a command it runs under (`strace ...`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = worker_env(stack, workdir, **settings)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent", "start"],
+        [*wrapper, sys.executable, "-m", "agent", "start"],
         cwd=workdir,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    worker = Worker(proc, workdir / "worker.log", env.get("SIP_AGENT_DB_URL"))
+    worker = Worker(proc, workdir / "worker.log", env.get("SIP_AGENT_DB_URL"), bool(wrapper))
     try:
         worker.records.wait_for_sync(
             where(message="registered worker", agent_name=env["SIP_AGENT_NAME"]),
