@@ -21,6 +21,7 @@ from .fleet import FleetConfig, fleet_config
 from .fleet.job_claims import JobClaims
 from .handlers.registry import as_factory, resolve
 from .handlers.selection import handler_names
+from .open_files import ensure_open_files
 from .settings import LogFormat, Settings, load_settings, require_livekit
 
 
@@ -68,6 +69,7 @@ def assemble(
     if mode is Mode.SIMULATE:
         return worker_config(settings, handlers)
     require_livekit(settings)
+    ensure_open_files(settings.max_calls)  # real rooms from here on: ~20 sockets a call
     config = worker_config(settings, handlers)
     # A fleet needs LiveKit to look at lost calls' rooms: start and dev, not simulate.
     return with_fleet(config, fleet_config(settings, handler_names(settings)))

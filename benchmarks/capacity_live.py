@@ -216,13 +216,14 @@ def _timestamp(record: dict[str, Any]) -> float:
     return datetime.fromisoformat(str(record["timestamp"]).replace("Z", "+00:00")).timestamp()
 
 
-def worker_env(base: dict[str, str], config: str) -> dict[str, str]:
+def worker_env(base: dict[str, str], config: str, calls: int) -> dict[str, str]:
     return base | {
         "SIP_AGENT_NAME": f"bench-{config}",
         "SIP_AGENT_LOG_FORMAT": "json",
         "SIP_AGENT_HANDLERS": "log",
         "SIP_AGENT_HEALTH_PORT": str(free_port()),
-        "SIP_AGENT_MAX_CALLS": "1000",
+        # Room for every call (the worker checks its open-file limit against it at start).
+        "SIP_AGENT_MAX_CALLS": str(calls),
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "benchmarks")]),
         **SETTINGS.get(config, {}),
@@ -294,7 +295,7 @@ def measure(args: argparse.Namespace) -> list[Result]:
             "LIVEKIT_API_SECRET": secret,
         }
         base = clean_env() | lk_env
-        workers = [Worker(c, worker_env(base, c), workdir) for c in args.workers]
+        workers = [Worker(c, worker_env(base, c, args.calls), workdir) for c in args.workers]
         for w in workers:
             stack.callback(w.stop)
         deadline = time.monotonic() + REGISTER_TIMEOUT_S
@@ -405,6 +406,15 @@ def measure(args: argparse.Namespace) -> list[Result]:
         for p, reader in zip(callers, readers, strict=True):
             p.wait(timeout=hold + UP_TIMEOUT_S + 120)
             reader.join()
+        done = [rec for rec in lines if rec.get("done")]
+        connects = sorted(rec["connect_s"] for rec in done if "connect_s" in rec)
+        if connects:
+            print(
+                f"the callers' own rooms connected in p50 {connects[len(connects) // 2]:.2f} s,"
+                f" p99 {connects[min(len(connects) - 1, int(0.99 * len(connects)))]:.2f} s"
+                " (the server's share of a join, as a caller sees it)",
+                flush=True,
+            )
         for rec in lines:
             r = results[rec["agent"].removeprefix("bench-")]
             if rec.get("error"):

@@ -8,8 +8,9 @@ explicit dispatch (`AgentDispatchService.CreateAgentDispatch`), the caller goes 
 later and, when a line comes on stdin (or after `hold_s` at the latest), writes `hangup` and
 leaves (CLIENT_INITIATED). The plan gives
 `calls`: [[room, agent_name, start_at (unix s)], ...] and `hold_s`. Lines of JSON on stdout:
-one when a call is up (room, agent, dispatched: unix s just before the dispatch request) and
-one at its end (the same with `done` and any `error`).
+one when a call is up (room, agent, dispatched: unix s just before the dispatch request,
+connect_s: how long its own room took to connect) and one at its end (the same with `done`
+and any `error`).
 
 Cheap on purpose (the load generator shares the machine with what it measures): every call
 of a process on one event loop, no media, each room's FFI events routed to it alone
@@ -69,7 +70,9 @@ async def _call(
     )
     room = rtc.Room()
     try:
+        connecting = time.monotonic()
         await room.connect(url, token, CALLER_OPTIONS)
+        record["connect_s"] = time.monotonic() - connecting
         ffi_routing.route(room)
         record["dispatched"] = time.time()
         await lk.agent_dispatch.create_dispatch(

@@ -11,8 +11,8 @@
 // hold_s at the latest), writes `hangup` and leaves. The plan gives
 // `calls`: [[room, agent_name, start_at (unix s)], ...], `hold_s` and `first` (the first
 // caller's number). Lines of JSON on stdout: one when a call is up (room, agent, dispatched:
-// unix s just before the dispatch request) and one at its end (the same with done and any
-// error).
+// unix s just before the dispatch request, connect_s: how long its own room took to connect)
+// and one at its end (the same with done and any error).
 package main
 
 import (
@@ -42,6 +42,7 @@ type record struct {
 	Room       string   `json:"room"`
 	Agent      string   `json:"agent"`
 	Dispatched *float64 `json:"dispatched"`
+	ConnectS   float64  `json:"connect_s,omitempty"`
 	Done       bool     `json:"done,omitempty"`
 	Error      string   `json:"error,omitempty"`
 }
@@ -84,6 +85,7 @@ func call(url, key, secret string, dispatch *lksdk.AgentDispatchClient, c [3]any
 		r.Error = err.Error()
 		return r
 	}
+	connecting := time.Now()
 	room, err := lksdk.ConnectToRoomWithToken(url, jwt, lksdk.NewRoomCallback(),
 		lksdk.WithAutoSubscribe(false), lksdk.WithSinglePeerConnection())
 	if err != nil {
@@ -91,6 +93,7 @@ func call(url, key, secret string, dispatch *lksdk.AgentDispatchClient, c [3]any
 		return r
 	}
 	defer room.Disconnect()
+	r.ConnectS = time.Since(connecting).Seconds()
 	now := unix(time.Now())
 	r.Dispatched = &now
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
