@@ -8,9 +8,9 @@ livekit-server, that cut the SDK's native idle cost of a room to about a third
 Which STUN servers: by default those LiveKit sends in the join response. livekit-server
 sends Twilio's and Google's public STUN host names when it has none configured, and the
 SDK's libwebrtc looks each one up, for every network of the machine and every joining room,
-in a thread of its own: measured, ~10 such threads per joining room, over 3,000 at once in a
-burst of 100 calls on a machine whose DNS did not answer them (a worker's threads then grow
-with the calls it takes). A worker that reaches LiveKit directly (beside it, or LiveKit with
+in a thread of its own: measured, 6 for one room (strace), 2,600 - 3,300 at once in a burst
+of 100 calls on a machine whose DNS did not answer them (a worker's threads then grow with
+the calls it takes). A worker that reaches LiveKit directly (beside it, or LiveKit with
 a public address, as LiveKit Cloud has) needs no STUN: the server learns the worker's address
 from its own connectivity checks. `none` says so; the SDK takes an empty list as "use
 LiveKit's", so `none` hands libwebrtc one STUN address on this machine's discard port (9),

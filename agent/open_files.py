@@ -5,9 +5,9 @@ files at 50 idle calls, nearly all sockets: the signal connection and the peer c
 ports on every network of the machine), more while it joins: 500 calls arriving at 10/s ran
 a worker out of 20,000 ("Too many open files (os error 24)" from the room's connect, and
 calls lost). With the 1,024 soft limit systemd and many shells give a process it would run
-out at ~45 calls. So at start
-the soft limit is raised to the hard one (what the process may do on its own), and a hard
-limit that cannot carry `SIP_AGENT_MAX_CALLS` stops start-up, naming the setting.
+out at ~45 calls. So at start the soft limit is raised to the hard one (what a process may
+do on its own), and a hard limit that cannot carry `SIP_AGENT_MAX_CALLS` stops start-up,
+naming the setting.
 """
 
 from __future__ import annotations

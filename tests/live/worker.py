@@ -6,6 +6,7 @@ and the JSON ones as records: livekit-agents' have a `message`, our call events 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -89,6 +90,8 @@ class Worker:
             children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
             for child in children.read_text().split():
                 os.kill(int(child), signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(STOP_TIMEOUT_S)
         stop_process(self.proc, STOP_TIMEOUT_S)  # the worker drains its calls first
         self._reader.join(5)
         if self.proc.stdout is not None:
