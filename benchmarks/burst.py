@@ -39,6 +39,7 @@ from pathlib import Path
 
 import psutil
 from livekit.protocol import agent as agent_pb
+from stats import percentile
 
 from agent.standin import AgentEndpoint, JobRejectedError
 
@@ -70,10 +71,7 @@ class Result:
     note: str = ""
 
     def delay(self, q: float) -> float:
-        if not self.delays_ms:
-            return float("nan")
-        d = sorted(self.delays_ms)
-        return d[min(len(d) - 1, int(q * len(d)))]
+        return percentile(self.delays_ms, q)
 
 
 class TreeSampler:

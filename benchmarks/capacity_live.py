@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from stats import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -158,10 +159,7 @@ class Result:
     top_threads: list[tuple[str, float]] = field(default_factory=list)
 
     def join(self, q: float) -> float:
-        if not self.joins_ms:
-            return float("nan")
-        ordered = sorted(self.joins_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        return percentile(self.joins_ms, q)
 
     def row(self) -> str:
         up = self.started  # per call the worker really carried
@@ -407,11 +405,11 @@ def measure(args: argparse.Namespace) -> list[Result]:
             p.wait(timeout=hold + UP_TIMEOUT_S + 120)
             reader.join()
         done = [rec for rec in lines if rec.get("done")]
-        connects = sorted(rec["connect_s"] for rec in done if "connect_s" in rec)
+        connects = [rec["connect_s"] for rec in done if "connect_s" in rec]
         if connects:
             print(
-                f"the callers' own rooms connected in p50 {connects[len(connects) // 2]:.2f} s,"
-                f" p99 {connects[min(len(connects) - 1, int(0.99 * len(connects)))]:.2f} s"
+                f"the callers' own rooms connected in p50 {percentile(connects, 0.5):.2f} s,"
+                f" p99 {percentile(connects, 0.99):.2f} s"
                 " (the server's share of a join, as a caller sees it)",
                 flush=True,
             )
