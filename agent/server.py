@@ -58,6 +58,7 @@ def server_for(config: WorkerConfig) -> AgentServer:
         ffi_routing.install()
     server = CallsServer(
         max_calls=settings.max_calls,
+        target_load=settings.server_target_load,
         job_executor_type=JobExecutorType.THREAD if in_process else JobExecutorType.PROCESS,
         jobs_on_loop=settings.executor is Executor.LOOP,
         num_idle_processes=IDLE_EXECUTORS,

@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     ice_servers: CommaList = ()
     """The job rooms' STUN servers: LiveKit's (unset), `none`, or stun: URLs (agent/ice.py)."""
     max_calls: int = Field(200, gt=0)
+    server_target_load: float = Field(0.7, gt=0, le=1)
+    """livekit-server's `agents.target_load`: LiveKit sends no job to a worker whose load is at
+    or over it, so the worker's load reaches it at `max_calls` (agent/capacity.py)."""
     health_port: int = Field(8081, ge=0, le=65535)
     metrics_port: int | None = Field(None, ge=0, le=65535)
     metrics_host: str = Field("127.0.0.1", min_length=1)

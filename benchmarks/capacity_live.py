@@ -13,7 +13,9 @@ code; binaries on PATH, e.g. `PATH="$HOME/go/bin:$PATH"`), then, side by side in
   preloaded; benchmarks/burst_worker.py `examples-live`), same entrypoint and handlers;
 and sends each of them `--calls` emulated SIP callers (benchmarks/sip_callers_go, LiveKit's Go
 SDK, built with `go build`; `--callers python`: benchmarks/sip_callers.py) at `--rate`
-calls/s, each in its own room, dispatched to the worker by explicit dispatch. Every call is
+calls/s, each in its own room, dispatched to the worker by explicit dispatch (`--dispatch
+room`, the default: the agent in the room's configuration, as LiveKit's SIP service creates
+a call's room from a dispatch rule; `api`: `CreateDispatch` once the caller is in). Every call is
 held until every call is up (by the callers' own clocks) plus 3 s plus `--idle-s` seconds,
 so all of them sit idle together for a while; then each caller writes `hangup` and leaves.
 
@@ -70,6 +72,13 @@ JOINED_STILL_S = 3.0
 ACTIVE_S = 1.0
 """A caller goes `active` this long after it is up (sip_callers*)."""
 REGISTER_TIMEOUT_S = 90.0
+# livekit-server 1.13.5 refreshes its list of registered agents (CheckEnabled, a psrpc call to
+# every node that waits out its 5 s timeout) at the first dispatch after a worker registers
+# and then every minute; each dispatch in those 5 s holds one of the 50 workers of its
+# dispatch pool until the refresh ends, so a 10/s burst inside them stalls every dispatch for
+# ~3 s (measured, docs/REAL-LIVEKIT.md). One warm-up call per worker takes the refresh, and
+# the burst starts once it is over (`--no-warm-up` shows the stall).
+CHECK_ENABLED_S = 5.0
 UP_TIMEOUT_S = 60.0
 """How late, after its planned time, the last call may come up."""
 COMMANDS = {
@@ -263,14 +272,15 @@ def start_callers(
     processes: int,
     workers: int,
     program: list[str],
+    dispatch: str,
 ) -> list[subprocess.Popen[bytes]]:
     procs = []
     for k in range(processes):
         # Call i of every worker to process i % processes: each process carries every worker.
         mine = [call for i, call in enumerate(plan) if (i // workers) % processes == k]
-        spec = json.dumps({"calls": mine, "hold_s": hold, "first": k * len(plan)})
+        spec = {"calls": mine, "hold_s": hold, "first": k * len(plan), "dispatch": dispatch}
         argv = [*program, stack_env["LIVEKIT_URL"], stack_env["LIVEKIT_API_KEY"]]
-        argv += [stack_env["LIVEKIT_API_SECRET"], spec]
+        argv += [stack_env["LIVEKIT_API_SECRET"], json.dumps(spec)]
         procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.PIPE))
     return procs
 
@@ -313,6 +323,12 @@ def measure(args: argparse.Namespace) -> list[Result]:
             results[w.config].threads_before = w.sampler.threads[-1][1]
         server = Sampler(psutil.Process(livekit.proc.pid))
 
+        if args.callers == "go":
+            program = [str(build_go_callers(workdir))]
+        else:
+            program = [sys.executable, str(ROOT / "benchmarks" / "sip_callers.py")]
+        if args.warm_up:
+            warm_up(lk_env, workers, program, args.dispatch)
         arrival = args.calls / args.rate
         hold = arrival + UP_TIMEOUT_S + SETTLE_S + args.idle_s  # at the latest
         start = time.time() + 2.0
@@ -321,11 +337,9 @@ def measure(args: argparse.Namespace) -> list[Result]:
             for i in range(args.calls)
             for w in workers
         ]
-        if args.callers == "go":
-            program = [str(build_go_callers(workdir))]
-        else:
-            program = [sys.executable, str(ROOT / "benchmarks" / "sip_callers.py")]
-        callers = start_callers(lk_env, plan, hold, args.caller_processes, len(workers), program)
+        callers = start_callers(
+            lk_env, plan, hold, args.caller_processes, len(workers), program, args.dispatch
+        )
         lines: list[dict[str, Any]] = []
         readers = [threading.Thread(target=_collect, args=(p, lines)) for p in callers]
         for reader in readers:
@@ -444,6 +458,20 @@ def measure(args: argparse.Namespace) -> list[Result]:
         return list(results.values())
 
 
+def warm_up(
+    lk_env: dict[str, str], workers: list[Worker], program: list[str], dispatch: str
+) -> None:
+    """One short call per worker, then wait until the server's agent list refresh it started
+    is over (CHECK_ENABLED_S), so that the burst meets the server as it is between refreshes."""
+    started = time.time()
+    plan = [[f"cap-warm-up-{w.config}", w.name, started] for w in workers]
+    (caller,) = start_callers(lk_env, plan, ACTIVE_S, 1, len(workers), program, dispatch)
+    assert caller.stdin is not None
+    caller.stdin.close()  # no hangup line: each call ends after ACTIVE_S
+    caller.wait(timeout=UP_TIMEOUT_S)
+    time.sleep(max(0.0, started + CHECK_ENABLED_S + 1.0 - time.time()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=100, help="calls per worker")
@@ -457,7 +485,20 @@ def main() -> None:
         help="load generator: LiveKit's Go SDK (sip_callers_go, default) or the Python SDK",
     )
     parser.add_argument("--caller-processes", type=int, help="default: 1 for go, 2 for python")
+    parser.add_argument(
+        "--dispatch",
+        choices=["room", "api"],
+        default="room",
+        help="the agent in the room's configuration (as from a SIP dispatch rule, default)"
+        " or CreateDispatch after the caller joined",
+    )
     parser.add_argument("--warmup-s", type=float, default=5.0)
+    parser.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="no warm-up call: the burst meets the server's agent list refresh",
+    )
     parser.add_argument("--small", action="store_true", help="20 calls, 10 s idle")
     args = parser.parse_args()
     if args.small:

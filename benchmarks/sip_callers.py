@@ -4,13 +4,15 @@
 
 Each call is a participant whose token's kind is SIP, with the `sip.*` attributes LiveKit's
 SIP service writes on an inbound call; it joins its own room, the agent is sent there by
-explicit dispatch (`AgentDispatchService.CreateAgentDispatch`), the caller goes `active` 1 s
-later and, when a line comes on stdin (or after `hold_s` at the latest), writes `hangup` and
-leaves (CLIENT_INITIATED). The plan gives
-`calls`: [[room, agent_name, start_at (unix s)], ...] and `hold_s`. Lines of JSON on stdout:
-one when a call is up (room, agent, dispatched: unix s just before the dispatch request,
-connect_s: how long its own room took to connect) and one at its end (the same with `done`
-and any `error`).
+explicit dispatch, the caller goes `active` 1 s later and, when a line comes on stdin (or
+after `hold_s` at the latest), writes `hangup` and leaves (CLIENT_INITIATED). The plan gives
+`calls`: [[room, agent_name, start_at (unix s)], ...], `hold_s`, `first` and `dispatch`:
+`room` (the default) creates the room with the agent in its room configuration, from the
+caller's token, as LiveKit's SIP service does for a dispatch rule's `room_config`; `api`
+joins first, then asks `AgentDispatchService.CreateAgentDispatch`. Lines of JSON on stdout:
+one when a call is up (room, agent, dispatched: unix s just before the dispatch, the connect
+that creates the room or the API request; connect_s: how long its own room took to connect)
+and one at its end (the same with `done` and any `error`).
 
 Cheap on purpose (the load generator shares the machine with what it measures): every call
 of a process on one event loop, no media, each room's FFI events routed to it alone
@@ -55,8 +57,15 @@ def _attributes(room: str, n: int) -> dict[str, str]:
 
 
 async def _call(
-    lk: api.LiveKitAPI, url: str, key: str, secret: str, plan: list[Any], hangup: Hangup, n: int
+    lk: api.LiveKitAPI | None,
+    url: str,
+    key: str,
+    secret: str,
+    plan: list[Any],
+    hangup: Hangup,
+    n: int,
 ) -> dict[str, Any]:
+    """One call; `lk` is None when the room's configuration dispatches the agent."""
     room_name, agent_name, start_at = plan
     record: dict[str, Any] = {"room": room_name, "agent": agent_name, "dispatched": None}
     await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -66,18 +75,23 @@ async def _call(
         .with_kind("sip")
         .with_attributes(_attributes(room_name, n))
         .with_grants(api.VideoGrants(room_join=True, room=room_name, can_update_own_metadata=True))
-        .to_jwt()
     )
+    if lk is None:
+        dispatch = api.RoomAgentDispatch(agent_name=agent_name)
+        token = token.with_room_config(api.RoomConfiguration(agents=[dispatch]))
     room = rtc.Room()
     try:
         connecting = time.monotonic()
-        await room.connect(url, token, CALLER_OPTIONS)
+        if lk is None:
+            record["dispatched"] = time.time()
+        await room.connect(url, token.to_jwt(), CALLER_OPTIONS)
         record["connect_s"] = time.monotonic() - connecting
         ffi_routing.route(room)
-        record["dispatched"] = time.time()
-        await lk.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=agent_name, room=room_name)
-        )
+        if lk is not None:
+            record["dispatched"] = time.time()
+            await lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(agent_name=agent_name, room=room_name)
+            )
         print(json.dumps(record), flush=True)  # the call is up: the benchmark's idle window
         await asyncio.sleep(ACTIVE_AFTER_S)
         await room.local_participant.set_attributes({"sip.callStatus": "active"})
@@ -115,8 +129,9 @@ async def run(url: str, key: str, secret: str, plan: dict[str, Any]) -> None:
     hangup = Hangup(plan["hold_s"])
     http = url.replace("ws://", "http://").replace("wss://", "https://")
     async with api.LiveKitAPI(http, key, secret) as lk:
+        dispatcher = lk if plan.get("dispatch", "room") == "api" else None
         calls = [
-            _call(lk, url, key, secret, call, hangup, plan["first"] + i)
+            _call(dispatcher, url, key, secret, call, hangup, plan["first"] + i)
             for i, call in enumerate(plan["calls"])
         ]
         for done in asyncio.as_completed(calls):

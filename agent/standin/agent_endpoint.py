@@ -33,6 +33,9 @@ from .workers import (
 # What a real server reports about itself; the worker only logs `region` and `protocol`.
 _SERVER_VERSION = "agent-endpoint-stand-in"
 _SERVER_PROTOCOL = 16
+# livekit-server's `agents.target_load` by default: its workers bid for a job with
+# `target_load - load` when available, and a job nobody bids for goes to no worker.
+TARGET_LOAD = 0.7
 
 
 class AgentEndpoint:
@@ -42,9 +45,16 @@ class AgentEndpoint:
     `sent`. Authentication failures (answered with HTTP 401) are listed in `auth_failures`.
     """
 
-    def __init__(self, *, api_key: str = "devkey", api_secret: str = "secret") -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = "devkey",
+        api_secret: str = "secret",
+        target_load: float = TARGET_LOAD,
+    ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
+        self.target_load = target_load
         self.url = ""
         self.http_url = ""
         self.messages: list[agent.WorkerMessage] = []
@@ -152,13 +162,21 @@ class AgentEndpoint:
 
         Sends AvailabilityRequest, and on acceptance JobAssignment with a room token; raises
         NoWorkerError / JobRejectedError / TimeoutError instead of leaving the job pending.
+        As livekit-server 1.13.5 does, only workers reporting themselves available are asked,
+        and none at all unless one of them reports a load under `target_load`.
         """
-        candidates = [c for c in self._connections if c.worker.request.agent_name == agent_name]
-        if not candidates:
+        registered = [c for c in self._connections if c.worker.request.agent_name == agent_name]
+        if not registered:
             known = sorted({c.worker.request.agent_name for c in self._connections})
             raise NoWorkerError(
                 f"no connected worker registered as {agent_name!r} (connected: {known}); "
                 "call wait_for_worker() first"
+            )
+        candidates = [c for c in registered if _available(c)]
+        if not any(_load(c) < self.target_load for c in candidates):
+            raise NoWorkerError(
+                f"no servers available: no worker registered as {agent_name!r} reports itself"
+                f" available with a load under {self.target_load}"
             )
         room_sid = self._room_sids.setdefault(room, new_id("RM_"))
         job = agent.Job(
@@ -345,3 +363,12 @@ class AgentEndpoint:
         return DispatchedJob(
             job=job, worker_id=conn.worker.worker_id, availability=resp, assignment=assignment
         )
+
+
+def _available(conn: WorkerConnection) -> bool:
+    """A worker's last reported status (available until its first report, as on the server)."""
+    return conn.last_status is None or conn.last_status.status == agent.WorkerStatus.WS_AVAILABLE
+
+
+def _load(conn: WorkerConnection) -> float:
+    return conn.last_status.load if conn.last_status is not None else 0.0

@@ -9,10 +9,13 @@
 // service writes on an inbound call, joins its own room; the agent is sent there by explicit
 // dispatch; the caller goes `active` 1 s later and, when a line comes on stdin (or after
 // hold_s at the latest), writes `hangup` and leaves. The plan gives
-// `calls`: [[room, agent_name, start_at (unix s)], ...], `hold_s` and `first` (the first
-// caller's number). Lines of JSON on stdout: one when a call is up (room, agent, dispatched:
-// unix s just before the dispatch request, connect_s: how long its own room took to connect)
-// and one at its end (the same with done and any error).
+// `calls`: [[room, agent_name, start_at (unix s)], ...], `hold_s`, `first` (the first
+// caller's number) and `dispatch`: "room" (the default) creates the room with the agent in its
+// room configuration, from the caller's token, as LiveKit's SIP service does for a dispatch
+// rule's room_config; "api" joins first and then asks AgentDispatchService.CreateDispatch.
+// Lines of JSON on stdout: one when a call is up (room, agent, dispatched: unix s just before
+// the dispatch, i.e. the connect that creates the room or the API request; connect_s: how long
+// its own room took to connect) and one at its end (the same with done and any error).
 package main
 
 import (
@@ -33,9 +36,10 @@ import (
 const activeAfter = time.Second
 
 type plan struct {
-	Calls [][3]any `json:"calls"`
-	HoldS float64  `json:"hold_s"`
-	First int      `json:"first"`
+	Calls    [][3]any `json:"calls"`
+	HoldS    float64  `json:"hold_s"`
+	First    int      `json:"first"`
+	Dispatch string   `json:"dispatch"`
 }
 
 type record struct {
@@ -60,9 +64,15 @@ func emit(r record) {
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
-func token(key, secret, room string, n int) (string, error) {
+func token(key, secret, room, agent string, n int) (string, error) {
 	canUpdate := true
-	return auth.NewAccessToken(key, secret).
+	t := auth.NewAccessToken(key, secret)
+	if agent != "" {
+		t.SetRoomConfig(&livekit.RoomConfiguration{
+			Agents: []*livekit.RoomAgentDispatch{{AgentName: agent}},
+		})
+	}
+	return t.
 		SetIdentity(fmt.Sprintf("sip_+1555%07d", n)).
 		SetKind(livekit.ParticipantInfo_SIP).
 		SetAttributes(map[string]string{
@@ -77,15 +87,24 @@ func token(key, secret, room string, n int) (string, error) {
 		ToJWT()
 }
 
+// call places one call; dispatch is nil when the room's configuration dispatches the agent.
 func call(url, key, secret string, dispatch *lksdk.AgentDispatchClient, c [3]any, n int, hangup <-chan struct{}) record {
 	r := record{Room: c[0].(string), Agent: c[1].(string)}
 	time.Sleep(time.Until(time.Unix(0, int64(c[2].(float64)*1e9))))
-	jwt, err := token(key, secret, r.Room, n)
+	inToken := ""
+	if dispatch == nil {
+		inToken = r.Agent
+	}
+	jwt, err := token(key, secret, r.Room, inToken, n)
 	if err != nil {
 		r.Error = err.Error()
 		return r
 	}
 	connecting := time.Now()
+	if dispatch == nil {
+		now := unix(connecting)
+		r.Dispatched = &now
+	}
 	room, err := lksdk.ConnectToRoomWithToken(url, jwt, lksdk.NewRoomCallback(),
 		lksdk.WithAutoSubscribe(false), lksdk.WithSinglePeerConnection())
 	if err != nil {
@@ -94,14 +113,16 @@ func call(url, key, secret string, dispatch *lksdk.AgentDispatchClient, c [3]any
 	}
 	defer room.Disconnect()
 	r.ConnectS = time.Since(connecting).Seconds()
-	now := unix(time.Now())
-	r.Dispatched = &now
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	_, err = dispatch.CreateDispatch(ctx, &livekit.CreateAgentDispatchRequest{AgentName: r.Agent, Room: r.Room})
-	cancel()
-	if err != nil {
-		r.Error = "dispatch: " + err.Error()
-		return r
+	if dispatch != nil {
+		now := unix(time.Now())
+		r.Dispatched = &now
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err = dispatch.CreateDispatch(ctx, &livekit.CreateAgentDispatchRequest{AgentName: r.Agent, Room: r.Room})
+		cancel()
+		if err != nil {
+			r.Error = "dispatch: " + err.Error()
+			return r
+		}
 	}
 	emit(r) // the call is up: the benchmark's idle window
 	time.Sleep(activeAfter)
@@ -131,7 +152,15 @@ func main() {
 	}()
 	time.AfterFunc(time.Duration(p.HoldS*float64(time.Second)), hangUp)
 	http := strings.Replace(strings.Replace(url, "ws://", "http://", 1), "wss://", "https://", 1)
-	dispatch := lksdk.NewAgentDispatchServiceClient(http, key, secret)
+	var dispatch *lksdk.AgentDispatchClient
+	switch p.Dispatch {
+	case "", "room":
+	case "api":
+		dispatch = lksdk.NewAgentDispatchServiceClient(http, key, secret)
+	default:
+		fmt.Fprintln(os.Stderr, "sip_callers_go: dispatch must be room or api, not", p.Dispatch)
+		os.Exit(2)
+	}
 	var wg sync.WaitGroup
 	for i, c := range p.Calls {
 		wg.Add(1)
