@@ -20,7 +20,8 @@ held until every call is up (by the callers' own clocks) plus 3 s plus `--idle-s
 so all of them sit idle together for a while; then each caller writes `hangup` and leaves.
 
 Per worker: calls served (a `call.started` and one `call.ended` logged for the room), agent
-join p50 / p99 (the dispatch request to the job's `call.started` log line), CPU of the
+join p50 / p99 (from the dispatch: the caller's connect that creates the room, or the
+`CreateDispatch` request; to the job's `call.started` log line), CPU of the
 worker's process tree with no call and while every call sits idle (cores; per call: the
 difference shared by the calls), USS of the tree (before the calls,
 with every call up, and per call), threads of the tree (mean / peak while calls run), and the

@@ -88,6 +88,8 @@ def test_secret_never_in_messages_or_repr(monkeypatch: pytest.MonkeyPatch) -> No
         ("SIP_AGENT_ICE_SERVERS", "none,stun:10.0.0.1:3478", "`none` cannot be combined"),
         ("SIP_AGENT_ICE_SERVERS", "turn:10.0.0.1:3478", "item 1 is not `none` or a stun: URL"),
         ("SIP_AGENT_ICE_SERVERS", "stun:a:1,10.0.0.1:3478", "item 2 is not `none` or a stun:"),
+        ("SIP_AGENT_SERVER_TARGET_LOAD", "1.5", "Input should be less than or equal to 1"),
+        ("SIP_AGENT_SERVER_TARGET_LOAD", "0", "Input should be greater than 0"),
     ],
 )
 def test_settings_that_cannot_work_are_named(
