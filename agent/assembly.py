@@ -8,10 +8,12 @@ per job.
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import enum
 import functools
-from collections.abc import Sequence
+import pickle
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .database.engine import check_database_url
@@ -75,6 +77,39 @@ def assemble(
     return with_fleet(config, fleet_config(settings, handler_names(settings)))
 
 
+def in_job_process(
+    settings: Settings, handlers: tuple[Any, ...], fleet: FleetConfig | None
+) -> WorkerConfig:
+    """The configuration a job process of the process executor runs on, built there from
+    what the worker built its own from: the handlers (their connections, threads, files)
+    and the fleet's side belong to the process that uses them."""
+    return with_fleet(worker_config(settings, handlers), fleet)
+
+
+def _sent_as_recipe(
+    config: WorkerConfig,
+) -> tuple[Callable[..., WorkerConfig], tuple[Any, ...]]:
+    return in_job_process, (config.settings, config.own_handlers, config.fleet)
+
+
+# How a configuration reaches a job process (SIP_AGENT_EXECUTOR=process pickles the
+# entrypoint, and with it the configuration, for the forkserver): as its recipe.
+copyreg.pickle(WorkerConfig, _sent_as_recipe)
+
+
+def check_sendable(config: WorkerConfig) -> None:
+    """ConfigError, naming the setting, when the process executor could not send the
+    configuration to a job process: every job would fail to start."""
+    try:
+        pickle.dumps(config)
+    except Exception as exc:  # pickle raises many types; any of them is the same refusal
+        raise ConfigError(
+            "invalid setting SIP_AGENT_EXECUTOR: process sends the configuration to each job"
+            f" process and cannot send it ({type(exc).__name__}: {exc}); handlers of your own"
+            " must be importable (defined at module level), or use loop or thread"
+        ) from None
+
+
 def with_fleet(config: WorkerConfig, fleet: FleetConfig | None) -> WorkerConfig:
     """`config` whose jobs claim their calls in the fleet's database (None: no fleet)."""
     opener = functools.partial(JobClaims.open, fleet) if fleet is not None else None
@@ -103,4 +138,9 @@ def worker_config(settings: Settings, handlers: Sequence[Any] = ()) -> WorkerCon
         check_database_url(settings.db_url)  # a URL that cannot work fails start-up here
     factories = [*resolve(names, settings), *(as_factory(h, repr(h)) for h in handlers)]
     built = tuple(factory(settings) for factory in factories)
-    return WorkerConfig(settings=settings, handler_factories=tuple(factories), checked=built)
+    return WorkerConfig(
+        settings=settings,
+        handler_factories=tuple(factories),
+        checked=built,
+        own_handlers=tuple(handlers),
+    )

@@ -55,6 +55,9 @@ class WorkerConfig:
     """Heartbeats and call claims in the shared database (`start` and `dev` with one)."""
     job_fleet: JobFleetOpener | None = None
     """Each job's claims, with `fleet` (the database layer loads only where it is set)."""
+    own_handlers: tuple[Any, ...] = ()
+    """The handler objects of your own it was built with (`create_server(handlers=...)`):
+    what a job process rebuilds it from (agent/assembly.py)."""
 
     def build_handlers(self) -> list[Handler]:
         return [factory(self.settings) for factory in self.handler_factories]

@@ -12,7 +12,7 @@ from typing import Any
 from livekit.agents import AgentServer, JobExecutorType
 
 from . import ffi_routing, metrics, metrics_http, native_logs, store, webhooks
-from .assembly import Mode, assemble
+from .assembly import Mode, assemble, check_sendable
 from .capacity import CallsServer
 from .entrypoint import WorkerConfig, entrypoint
 from .fleet.keeper import FleetKeeper
@@ -47,6 +47,8 @@ def server_for(config: WorkerConfig) -> AgentServer:
     """The AgentServer for a validated configuration (this loads LiveKit's native library)."""
     settings = config.settings
     in_process = settings.executor.in_worker_process
+    if not in_process:
+        check_sendable(config)
     # The SDK's default preloads voice models (~300 MiB per process) this worker never uses;
     # it reads the variable in the forkserver, so set it before any job process exists.
     os.environ.setdefault(PRELOAD_LOCAL_INFERENCE, "0")

@@ -22,6 +22,21 @@ async def wait_started(
     )
 
 
+async def canceled_call(
+    live_stack: Stack, phone: Phone, worker: Worker, keys: dict[str, str]
+) -> tuple[Record, Record]:
+    """A call its caller cancels once the worker has started it: (call.started, call.ended),
+    once the job has left the room."""
+    async with phone.call("caller_cancels", **keys) as sipp:
+        started = await wait_started(sipp, worker, keys)
+        sipp.go()
+        result = await sipp.wait()
+        assert result.returncode == 0, result.describe()
+        ended = await worker.wait_for_event("call.ended", call_id=started["call_id"])
+        await live_stack.events.agent_left(started["room"])
+    return started, ended
+
+
 async def until_the_phone_is_done(
     live_stack: Stack,
     phone: Phone,

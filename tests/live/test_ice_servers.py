@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .calls import wait_started
+from .calls import canceled_call
 from .provision import Line
 from .sipp import Phone, caller_keys
 from .stack import Stack
@@ -52,14 +52,8 @@ async def test_stun_host_names_are_looked_up_unless_none(
 ) -> None:
     trace = tmp_path / "threads.strace"
     line, worker = own_line(wrapper=under_strace(trace), ice_servers=ice_servers)
-    keys = caller_keys(line.number)
-    async with phone.call("caller_cancels", **keys) as sipp:
-        started = await wait_started(sipp, worker, keys)  # the job's room has joined
-        sipp.go()
-        result = await sipp.wait()
-        assert result.returncode == 0, result.describe()
-        ended = await worker.wait_for_event("call.ended", call_id=started["call_id"])
-        await live_stack.events.agent_left(started["room"])
+    # Started: the job's room has joined.
+    _, ended = await canceled_call(live_stack, phone, worker, caller_keys(line.number))
 
     assert (ended["outcome"], ended["ended_by"]) == ("canceled", "caller")
     assert threads_named(trace, "network_thread ") == 1  # the room's native threads, traced
