@@ -16,6 +16,7 @@ import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .clock import utc_now
 from .database.engine import check_database_url
 from .entrypoint import WorkerConfig
 from .errors import ConfigError
@@ -89,6 +90,8 @@ def in_job_process(
 def _sent_as_recipe(
     config: WorkerConfig,
 ) -> tuple[Callable[..., WorkerConfig], tuple[Any, ...]]:
+    if config.clock is not utc_now:  # the simulator's: its jobs run in its own process
+        raise TypeError("a configuration on a clock of its own stays in its process")
     return in_job_process, (config.settings, config.own_handlers, config.fleet)
 
 

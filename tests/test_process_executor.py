@@ -8,16 +8,18 @@ tests/live/test_executors.py runs real calls through it.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from pathlib import Path
 
 import pytest
 
 from agent import server
-from agent.assembly import Mode, assemble
+from agent.assembly import Mode, assemble, check_sendable
 from agent.errors import ConfigError
 from agent.events import CallEvent
 from agent.settings import Settings, load_settings
+from agent.simulator.clock import ScenarioClock
 
 LIVEKIT = {
     "livekit_url": "ws://127.0.0.1:9",
@@ -57,3 +59,10 @@ def test_a_handler_a_job_process_cannot_get_stops_start_up(tmp_path: Path) -> No
     message = str(info.value)
     assert message.startswith("invalid setting SIP_AGENT_EXECUTOR: process sends")
     assert "local_handler" in message and "\n" not in message
+
+
+def test_a_configuration_on_a_clock_of_its_own_is_not_sent(tmp_path: Path) -> None:
+    """The simulator's scenario clock would be lost on the way: refused, not replaced."""
+    config = assemble(Mode.START, settings=settings(tmp_path))
+    with pytest.raises(ConfigError, match="clock of its own"):
+        check_sendable(dataclasses.replace(config, clock=ScenarioClock()))
