@@ -266,11 +266,16 @@ def export(
 
 
 class _Stop:
-    """Set by SIGTERM (or Ctrl-C): `calls tail` ends its loop and exits 0."""
+    """Set by SIGTERM or Ctrl-C: `calls tail` ends its loop and exits 0. Ctrl-C sets it
+    rather than raising KeyboardInterrupt wherever the loop happens to be (inside a database
+    call, the driver and the pool deal with it as they may); a SIGINT the process was started
+    ignoring (a background job) stays ignored, as Python leaves it."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: self.event.set())
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, lambda *_: self.event.set())
 
 
 def _changes(before: dict[str, Any] | None, call: dict[str, Any]) -> list[str]:
@@ -311,19 +316,16 @@ def tail(
     seen = {c["call_key"]: c for c in store.current(started - TAIL_OVERLAP)}
     typer.echo("following the call log (Ctrl-C to stop)", err=True)
     ends_at = None if for_s is None else started + timedelta(seconds=for_s)
-    try:
-        while not stop.event.wait(TAIL_POLL_S):
-            looked = store.current(datetime.now(UTC) - TAIL_OVERLAP)
-            for call in looked:
-                for step in _changes(seen.get(call["call_key"]), call):
-                    typer.echo(
-                        json.dumps({"event": step, "call": _plain(call)})
-                        if json_
-                        else _tail_line(step, call)
-                    )
-            # Calls that left the window are done: keep only what the next look may see.
-            seen = {c["call_key"]: c for c in looked}
-            if ends_at is not None and datetime.now(UTC) >= ends_at:
-                return
-    except KeyboardInterrupt:
-        return
+    while not stop.event.wait(TAIL_POLL_S):
+        looked = store.current(datetime.now(UTC) - TAIL_OVERLAP)
+        for call in looked:
+            for step in _changes(seen.get(call["call_key"]), call):
+                typer.echo(
+                    json.dumps({"event": step, "call": _plain(call)})
+                    if json_
+                    else _tail_line(step, call)
+                )
+        # Calls that left the window are done: keep only what the next look may see.
+        seen = {c["call_key"]: c for c in looked}
+        if ends_at is not None and datetime.now(UTC) >= ends_at:
+            return

@@ -140,4 +140,11 @@ def test_tail_json_is_one_object_per_step_and_for_ends_it(db: str) -> None:
         assert steps[1]["call"]["call_id"] == "SCL_out00009"
         assert steps[1]["call"]["outcome"] == "busy"
         tail.send_signal(signal.SIGINT)
-        assert tail.wait(10) == 0
+        try:
+            assert tail.wait(10) == 0
+        except subprocess.TimeoutExpired:
+            tail.kill()
+            pytest.fail(
+                "calls tail ran on 10 s after SIGINT (SIGINT here: "
+                f"{signal.getsignal(signal.SIGINT)}); stderr: {tail.stderr.read()!r}"
+            )
