@@ -36,12 +36,9 @@ from livekit.agents import AgentServer, JobRequest
 from livekit.agents.ipc.proc_pool import ProcPool
 
 from .loop_executor import JobsOnLoop
+from .settings import SERVER_TARGET_LOAD
 
 logger = logging.getLogger(__name__)
-
-
-# livekit-server's `agents.target_load` unless its configuration sets another.
-SERVER_TARGET_LOAD = 0.7
 
 
 def threshold(max_calls: int, target_load: float = SERVER_TARGET_LOAD) -> float:

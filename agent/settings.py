@@ -109,6 +109,9 @@ def _webhook_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
 
 
 NO_ICE_SERVERS = "none"
+SERVER_TARGET_LOAD = 0.7
+"""livekit-server's `agents.target_load` unless its configuration sets another: it offers a
+job to a worker only while the worker's reported load is under it (agent/capacity.py)."""
 
 
 def _ice_servers(urls: tuple[str, ...]) -> tuple[str, ...]:
@@ -166,7 +169,7 @@ class Settings(BaseSettings):
     ice_servers: CommaList = ()
     """The job rooms' STUN servers: LiveKit's (unset), `none`, or stun: URLs (agent/ice.py)."""
     max_calls: int = Field(200, gt=0)
-    server_target_load: float = Field(0.7, gt=0, le=1)
+    server_target_load: float = Field(SERVER_TARGET_LOAD, gt=0, le=1)
     """livekit-server's `agents.target_load`: LiveKit sends no job to a worker whose load is at
     or over it, so the worker's load reaches it at `max_calls` (agent/capacity.py)."""
     health_port: int = Field(8081, ge=0, le=65535)

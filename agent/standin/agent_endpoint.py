@@ -17,6 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from livekit import api
 from livekit.protocol import agent, models
 
+from ..settings import SERVER_TARGET_LOAD
 from .waiting import Changes
 from .workers import (
     DispatchedJob,
@@ -33,9 +34,6 @@ from .workers import (
 # What a real server reports about itself; the worker only logs `region` and `protocol`.
 _SERVER_VERSION = "agent-endpoint-stand-in"
 _SERVER_PROTOCOL = 16
-# livekit-server's `agents.target_load` by default: its workers bid for a job with
-# `target_load - load` when available, and a job nobody bids for goes to no worker.
-TARGET_LOAD = 0.7
 
 
 class AgentEndpoint:
@@ -50,7 +48,7 @@ class AgentEndpoint:
         *,
         api_key: str = "devkey",
         api_secret: str = "secret",
-        target_load: float = TARGET_LOAD,
+        target_load: float = SERVER_TARGET_LOAD,
     ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
@@ -163,7 +161,8 @@ class AgentEndpoint:
         Sends AvailabilityRequest, and on acceptance JobAssignment with a room token; raises
         NoWorkerError / JobRejectedError / TimeoutError instead of leaving the job pending.
         As livekit-server 1.13.5 does, only workers reporting themselves available are asked,
-        and none at all unless one of them reports a load under `target_load`.
+        and none at all unless one of them reports a load under `target_load` (its workers
+        bid `target_load - load`, and a job nobody bids for goes to no worker).
         """
         registered = [c for c in self._connections if c.worker.request.agent_name == agent_name]
         if not registered:
